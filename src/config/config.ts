@@ -1,0 +1,285 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { TelegramCacheScope } from '../cache/telegram-cache.js';
+import type { LogLevel } from '../telemetry/logger.js';
+import { configSchema, type LiveAccountConfig, type RawConfig } from './schema.js';
+
+/** The environment variable that names the config file when no path is given. */
+export const CONFIG_ENV = 'TGFLEET_CONFIG';
+export const DEFAULT_CONFIG_PATH = 'config.yaml';
+
+export interface CacheConfig {
+  scope: TelegramCacheScope;
+  taskMaxSize: number;
+  processMaxSize: number;
+  cleanupIntervalMs: number;
+  perAccountMaxEntries: number;
+  entityTtlMs: number;
+  usernameTtlMs: number;
+  negativeTtlMs: number;
+  leaseTimeoutMs: number;
+}
+
+export interface RuntimeConfig {
+  /** Worker threads in the pool; 0 means one per core. */
+  workers: number;
+  perAccountConcurrency: number;
+  maxQueue: number;
+  shutdownGraceMs: number;
+  /** 0 means no limit. */
+  taskTimeoutMs: number;
+  maxWorkerMemoryMb: number;
+}
+
+export interface FloodConfig {
+  onCooldown: 'wait' | 'fail';
+  /** 0 means no limit of the runtime's own; Telegram's limits still apply. */
+  resolvesPerMinute: number;
+}
+
+export interface SimulatedTelegramConfig {
+  seed: number;
+  accounts: number;
+  users: number;
+  channels: number;
+  latencyMs: number;
+  /** Real seconds per simulated second: 0.01 runs the simulated world a hundred times faster. */
+  timeScale: number;
+  resolveLimitPerMinute: number;
+}
+
+export interface TelegramConfig {
+  mode: 'simulated' | 'live';
+  simulated: SimulatedTelegramConfig;
+}
+
+export interface AccountConfig {
+  phone: string;
+  apiId: number;
+  apiHash?: string;
+  apiHashEnv?: string;
+  sessionEnv?: string;
+  sessionFile?: string;
+}
+
+export interface WorkloadConfig {
+  task: string;
+  seed: number;
+  tasksPerAccount: number;
+  peersPerTask: number;
+  zipfExponent: number;
+  publicPeers: number;
+  privatePeersPerAccount: number;
+  privateShare: number;
+}
+
+export interface MetricsConfig {
+  /** Path of the SQLite metrics file; empty turns the store off. */
+  sqlite: string;
+  /** 0 leaves the Prometheus endpoint off. */
+  prometheusPort: number;
+  prometheusHost: string;
+}
+
+export interface FleetConfig {
+  cache: CacheConfig;
+  runtime: RuntimeConfig;
+  flood: FloodConfig;
+  telegram: TelegramConfig;
+  accounts: AccountConfig[];
+  workload: WorkloadConfig;
+  logging: { level: LogLevel };
+  metrics: MetricsConfig;
+}
+
+/** A config file that could not be used; the message names every offending key, its value and what is allowed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly source: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LoadedConfig {
+  config: FleetConfig;
+  /** Keys the schema does not know: probably typos, so they are reported rather than ignored silently. */
+  warnings: string[];
+  source: string;
+}
+
+const ms = (secondsValue: number): number => secondsValue * 1000;
+
+function toAccount(account: LiveAccountConfig): AccountConfig {
+  return {
+    phone: account.phone,
+    apiId: account.api_id,
+    ...(account.api_hash !== undefined && { apiHash: account.api_hash }),
+    ...(account.api_hash_env !== undefined && { apiHashEnv: account.api_hash_env }),
+    ...(account.session_env !== undefined && { sessionEnv: account.session_env }),
+    ...(account.session_file !== undefined && { sessionFile: account.session_file }),
+  };
+}
+
+function toFleetConfig(raw: RawConfig): FleetConfig {
+  const { cache, runtime, flood, telegram, workload, metrics } = raw;
+  const sim = telegram.simulated;
+  return {
+    cache: {
+      scope: cache.scope,
+      taskMaxSize: cache.task.max_size,
+      processMaxSize: cache.process.max_size,
+      cleanupIntervalMs: ms(cache.process.cleanup_interval),
+      perAccountMaxEntries: cache.per_account.max_entries,
+      entityTtlMs: ms(cache.ttl.entity),
+      usernameTtlMs: ms(cache.ttl.username),
+      negativeTtlMs: ms(cache.ttl.negative),
+      leaseTimeoutMs: ms(cache.lease_timeout),
+    },
+    runtime: {
+      workers: runtime.workers,
+      perAccountConcurrency: runtime.per_account_concurrency,
+      maxQueue: runtime.max_queue,
+      shutdownGraceMs: ms(runtime.shutdown_grace),
+      taskTimeoutMs: ms(runtime.task_timeout),
+      maxWorkerMemoryMb: runtime.max_worker_memory_mb,
+    },
+    flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute },
+    telegram: {
+      mode: telegram.mode,
+      simulated: {
+        seed: sim.seed,
+        accounts: sim.accounts,
+        users: sim.users,
+        channels: sim.channels,
+        latencyMs: sim.latency_ms,
+        timeScale: sim.time_scale,
+        resolveLimitPerMinute: sim.resolve_limit_per_minute,
+      },
+    },
+    accounts: raw.accounts.map(toAccount),
+    workload: {
+      task: workload.task,
+      seed: workload.seed,
+      tasksPerAccount: workload.tasks_per_account,
+      peersPerTask: workload.peers_per_task,
+      zipfExponent: workload.zipf_exponent,
+      publicPeers: workload.public_peers,
+      privatePeersPerAccount: workload.private_peers_per_account,
+      privateShare: workload.private_share,
+    },
+    logging: { level: raw.logging.level },
+    metrics: { sqlite: metrics.sqlite, prometheusPort: metrics.prometheus_port, prometheusHost: metrics.prometheus_host },
+  };
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.').replace(/\.\[/g, '[');
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const part of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}
+
+/** The object schema inside defaults, optionals and refinements, if there is one. */
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | null {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (current instanceof z.ZodObject) return current.shape as Record<string, z.ZodType>;
+    if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) {
+      current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      current = current.in as z.ZodType;
+    } else {
+      return null;
+    }
+  }
+}
+
+function elementSchema(schema: z.ZodType): z.ZodType | null {
+  let current: z.ZodType = schema;
+  while (current instanceof z.ZodDefault || current instanceof z.ZodPrefault || current instanceof z.ZodOptional) {
+    current = current.unwrap() as z.ZodType;
+  }
+  return current instanceof z.ZodArray ? (current.element as z.ZodType) : null;
+}
+
+function unknownKeys(schema: z.ZodType, data: unknown, path: PropertyKey[] = []): string[] {
+  if (data === null || typeof data !== 'object') return [];
+  const element = elementSchema(schema);
+  if (element !== null && Array.isArray(data)) {
+    return data.flatMap((item, index) => unknownKeys(element, item, [...path, index]));
+  }
+  const shape = objectShape(schema);
+  if (shape === null) return [];
+  return Object.entries(data).flatMap(([key, value]) => {
+    const child = shape[key];
+    return child === undefined ? [keyPath([...path, key])] : unknownKeys(child, value, [...path, key]);
+  });
+}
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
+  const given = valueAt(data, issue.path);
+  const shown = given === undefined ? 'nothing' : JSON.stringify(given);
+  return `${keyPath(issue.path)}: ${issue.message} (given: ${shown})`;
+}
+
+/**
+ * Validates already-parsed YAML (or any plain object) against the schema.
+ * `source` names where the data came from, for the error message.
+ */
+export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
+  const input = data ?? {};
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  - ${describeIssue(issue, input)}`);
+    throw new ConfigError(`invalid configuration in ${source}:\n${lines.join('\n')}`, source);
+  }
+  const warnings = unknownKeys(configSchema, input).map((key) => `unknown key ${key} in ${source} is ignored`);
+  return { config: toFleetConfig(result.data), warnings, source };
+}
+
+/** Which file to read: the given path, else the environment variable, else ./config.yaml. */
+export function configPath(path?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(path ?? env[CONFIG_ENV] ?? DEFAULT_CONFIG_PATH);
+}
+
+/**
+ * Reads and validates a config file. A missing file is an error only when a path was asked for
+ * explicitly (argument or environment); otherwise the defaults apply.
+ */
+export function loadConfig(path?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const explicit = path !== undefined || env[CONFIG_ENV] !== undefined;
+  const file = configPath(path, env);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') return parseConfig({}, '(defaults)');
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`, file);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`, file);
+  }
+  if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
+    throw new ConfigError(`config file ${file} must hold a mapping of keys (cache:, runtime:, …), got ${Array.isArray(data) ? 'a list' : typeof data}`, file);
+  }
+  return parseConfig(data, file);
+}
+
+/** The defaults, as an empty config file would give them. */
+export function defaultConfig(): FleetConfig {
+  return parseConfig({}).config;
+}

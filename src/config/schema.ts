@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { TelegramCacheScope } from '../cache/telegram-cache.js';
+import { LOG_LEVELS } from '../telemetry/logger.js';
+
+/*
+ * The schema of config.yaml. Keys are snake_case as operators write them; every field has a
+ * default so that a partial or an empty file is a valid configuration.
+ */
+
+const positiveInt = z.number().int().min(1);
+const nonNegativeInt = z.number().int().min(0);
+const seconds = z.number().min(0);
+
+const liveAccount = z
+  .object({
+    phone: z.string().regex(/^\+?[0-9]{5,15}$/, 'a phone number in international form, digits only, e.g. "+15550001111"'),
+    api_id: positiveInt,
+    api_hash: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits').optional(),
+    api_hash_env: z.string().min(1).optional(),
+    session_env: z.string().min(1).optional(),
+    session_file: z.string().min(1).optional(),
+  })
+  .refine((a) => (a.api_hash === undefined) !== (a.api_hash_env === undefined), {
+    message: 'give exactly one of api_hash and api_hash_env',
+  })
+  .refine((a) => (a.session_env === undefined) !== (a.session_file === undefined), {
+    message: 'give exactly one of session_env and session_file',
+  });
+
+export const configSchema = z.object({
+  cache: z
+    .object({
+      scope: z.enum([TelegramCacheScope.TASK, TelegramCacheScope.PROCESS]).default('task'),
+      task: z.object({ max_size: positiveInt.default(500) }).prefault({}),
+      process: z
+        .object({ max_size: positiveInt.default(2000), cleanup_interval: z.number().positive().default(60) })
+        .prefault({}),
+      per_account: z.object({ max_entries: positiveInt.default(400) }).prefault({}),
+      ttl: z
+        .object({ entity: seconds.default(3600), username: seconds.default(8 * 3600), negative: seconds.default(300) })
+        .prefault({}),
+      lease_timeout: z.number().positive().default(30),
+    })
+    .prefault({}),
+  runtime: z
+    .object({
+      workers: nonNegativeInt.default(0),
+      per_account_concurrency: positiveInt.default(1),
+      max_queue: positiveInt.default(10_000),
+      shutdown_grace: seconds.default(10),
+      task_timeout: seconds.default(0),
+      max_worker_memory_mb: positiveInt.default(512),
+    })
+    .prefault({}),
+  flood: z
+    .object({
+      on_cooldown: z.enum(['wait', 'fail']).default('wait'),
+      resolves_per_minute: nonNegativeInt.default(0),
+    })
+    .prefault({}),
+  telegram: z
+    .object({
+      mode: z.enum(['simulated', 'live']).default('simulated'),
+      simulated: z
+        .object({
+          seed: z.number().int().default(42),
+          accounts: positiveInt.default(8),
+          users: positiveInt.default(3000),
+          channels: positiveInt.default(600),
+          latency_ms: seconds.default(40),
+          time_scale: z.number().positive().max(1).default(0.01),
+          resolve_limit_per_minute: positiveInt.default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  accounts: z.array(liveAccount).default([]),
+  workload: z
+    .object({
+      task: z.string().min(1).default('channel-digest'),
+      seed: z.number().int().default(7),
+      tasks_per_account: positiveInt.default(30),
+      peers_per_task: positiveInt.default(8),
+      zipf_exponent: z.number().min(0).default(1.1),
+      public_peers: positiveInt.default(500),
+      private_peers_per_account: nonNegativeInt.default(20),
+      private_share: z.number().min(0).max(1).default(0.15),
+    })
+    .prefault({}),
+  logging: z.object({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  metrics: z
+    .object({
+      sqlite: z.string().default('tgfleet-metrics.sqlite'),
+      prometheus_port: nonNegativeInt.max(65535).default(0),
+      prometheus_host: z.string().default('127.0.0.1'),
+    })
+    .prefault({}),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type LiveAccountConfig = z.output<typeof liveAccount>;
