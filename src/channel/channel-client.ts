@@ -1,0 +1,101 @@
+import type { MessagePort } from 'node:worker_threads';
+import { wrap, type Remote } from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { isAbortNotice, type AccountCacheApi, type CacheValue, type CacheWrite, type LookupResult } from './protocol.js';
+
+/** The worker's view of a task's cache channel: every call returns a promise. */
+export type AccountCache = {
+  [K in keyof AccountCacheApi]: (...args: Parameters<AccountCacheApi[K]>) => Promise<Awaited<ReturnType<AccountCacheApi[K]>>>;
+};
+
+/**
+ * The worker end of a task's channel. It keeps track of every call in flight so the task's result
+ * is returned only after all its writes were acknowledged, and it turns the main thread's abort
+ * notice into the task's abort signal.
+ */
+export class ChannelClient implements AccountCache {
+  private readonly remote: Remote<AccountCacheApi>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly controller = new AbortController();
+  private closed = false;
+
+  constructor(private readonly port: MessagePort) {
+    this.remote = wrap<AccountCacheApi>(nodeEndpoint(port));
+    port.on('message', (data: unknown) => {
+      if (isAbortNotice(data)) this.controller.abort(new DOMException(data.reason, 'AbortError'));
+    });
+    port.on('close', () => {
+      this.closed = true;
+      if (!this.controller.signal.aborted) this.controller.abort(new DOMException('the task channel closed', 'AbortError'));
+    });
+  }
+
+  /** Fires when the runtime cancels the task or its channel goes away. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get(key: string): Promise<CacheValue | undefined> {
+    return this.track(this.remote.get(key));
+  }
+
+  getMany(keys: string[]): Promise<(CacheValue | undefined)[]> {
+    return this.track(this.remote.getMany(keys));
+  }
+
+  set(key: string, value: CacheValue, ttlMs?: number): Promise<void> {
+    return this.track(this.remote.set(key, value, ttlMs));
+  }
+
+  setMany(entries: CacheWrite[]): Promise<void> {
+    return this.track(this.remote.setMany(entries));
+  }
+
+  invalidate(keys: string[]): Promise<number> {
+    return this.track(this.remote.invalidate(keys));
+  }
+
+  lookup(key: string): Promise<LookupResult> {
+    return this.track(this.remote.lookup(key) as Promise<LookupResult>);
+  }
+
+  settle(key: string, entries: CacheWrite[]): Promise<void> {
+    return this.track(this.remote.settle(key, entries));
+  }
+
+  reportFloodWait(seconds: number, method: string): Promise<void> {
+    return this.track(this.remote.reportFloodWait(seconds, method));
+  }
+
+  acquireResolvePermit(): Promise<void> {
+    return this.track(this.remote.acquireResolvePermit());
+  }
+
+  /** Resolves to a port that outlives the task: it belongs to the account's reused client. */
+  openTelegramConnection(): Promise<MessagePort> {
+    return this.track(this.remote.openTelegramConnection()) as Promise<MessagePort>;
+  }
+
+  /** Waits for every call still in flight, including ones started while waiting. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Flushes, then closes the port (which closes the main end too). */
+  async close(): Promise<void> {
+    await this.flush();
+    if (!this.closed) this.port.close();
+    this.closed = true;
+  }
+
+  private track<T>(call: Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
+    this.inFlight.add(call);
+    const done = (): void => {
+      this.inFlight.delete(call);
+    };
+    call.then(done, done);
+    return call;
+  }
+}
+

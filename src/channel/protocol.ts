@@ -1,0 +1,112 @@
+/*
+ * What crosses between the main thread and a worker thread for one task. Everything here is plain
+ * data or a MessagePort: GramJS `Api` objects do not survive structured clone, so Telegram objects
+ * travel as TL bytes (`Uint8Array`).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { TelegramCacheScope } from '../cache/telegram-cache.js';
+import type { SerializedError } from './remote-error.js';
+
+/** A structured-cloneable cache value. */
+export type CacheValue = unknown;
+
+export interface CacheWrite {
+  key: string;
+  value: CacheValue;
+  /** Overrides the cache's default time to live, in milliseconds. */
+  ttlMs?: number;
+}
+
+/** The answer to a single-flight lookup: the value, or the duty to fetch it. */
+export type LookupResult = { hit: true; value: CacheValue } | { hit: false; leader: true };
+
+/**
+ * The cache view a task sees, bound on the main thread to the task's account. No method takes an
+ * account: a worker cannot name another account, so it cannot reach another account's entries
+ * whatever keys it tries.
+ */
+export interface AccountCacheApi {
+  get(key: string): CacheValue | undefined;
+  /** One round trip for many keys; the answer is aligned with `keys`, `undefined` for a miss. */
+  getMany(keys: string[]): (CacheValue | undefined)[];
+  set(key: string, value: CacheValue, ttlMs?: number): void;
+  setMany(entries: CacheWrite[]): void;
+  /** Drops entries Telegram said are no longer valid; returns how many existed. */
+  invalidate(keys: string[]): number;
+  /**
+   * Single flight: a hit returns the value; on a miss the first caller becomes the leader and must
+   * `settle` the key, while callers that arrive meanwhile (from any worker) wait for it.
+   */
+  lookup(key: string): LookupResult | Promise<LookupResult>;
+  /** Ends a lead: stores the fetched entries (or none, after a failure) and wakes the waiters. */
+  settle(key: string, entries: CacheWrite[]): void;
+  /** Tells the main thread that Telegram asked this account to wait, so it stops dispatching its tasks. */
+  reportFloodWait(seconds: number, method: string): void;
+  /** Resolves when the account may make another username resolve under the runtime's own limit. */
+  acquireResolvePermit(): Promise<void> | void;
+  /** A connection to the simulated Telegram, authenticated as this account (simulated mode only). */
+  openTelegramConnection(): MessagePort;
+}
+
+/** The methods a worker may call; anything else on the channel is refused. */
+export const ACCOUNT_CACHE_METHODS = [
+  'get',
+  'getMany',
+  'set',
+  'setMany',
+  'invalidate',
+  'lookup',
+  'settle',
+  'reportFloodWait',
+  'acquireResolvePermit',
+  'openTelegramConnection',
+] as const satisfies readonly (keyof AccountCacheApi)[];
+
+/** Sent by the main thread on a task's channel when the task is cancelled. */
+export interface AbortNotice {
+  tgfleetAbort: true;
+  reason: string;
+}
+
+export function isAbortNotice(data: unknown): data is AbortNotice {
+  return typeof data === 'object' && data !== null && (data as Partial<AbortNotice>).tgfleetAbort === true;
+}
+
+/** Credentials a live client needs; simulated accounts carry only the phone. */
+export interface AccountCredentials {
+  phone: string;
+  apiId?: number;
+  apiHash?: string;
+  session?: string;
+}
+
+/** How the worker's Telegram clients are made and how entity lookups use the cache. */
+export interface TelegramSettings {
+  mode: 'simulated' | 'live';
+  /** false gives tasks the bare GramJS client, for measuring what the cache saves. */
+  entityCache: boolean;
+  usernameTtlMs: number;
+  negativeTtlMs: number;
+  entityTtlMs: number;
+}
+
+/** One task, as handed to a worker. */
+export interface TaskPayload {
+  taskId: string;
+  account: AccountCredentials;
+  /** A file: URL of the task module. */
+  taskModule: string;
+  args: unknown;
+  cacheScope: TelegramCacheScope;
+  /** The worker end of the task's cache channel. */
+  port: MessagePort;
+  telegram: TelegramSettings;
+  logLevel: string;
+}
+
+export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+
+/** What a worker does besides tasks: the runtime's readiness probe. */
+export interface PingPayload {
+  ping: true;
+}

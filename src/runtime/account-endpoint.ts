@@ -1,0 +1,106 @@
+import type { MessagePort } from 'node:worker_threads';
+import { transfer } from 'comlink';
+import type { TelegramCache } from '../cache/telegram-cache.js';
+import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult } from '../channel/protocol.js';
+import type { FloodControl } from './flood-control.js';
+import type { SingleFlight } from './single-flight.js';
+
+/** What one task did with the cache; the counters of the task's own `cache:stats` event. */
+export interface TaskCacheCounters {
+  hits: number;
+  misses: number;
+  sets: number;
+  invalidations: number;
+  wasInvalidated: boolean;
+}
+
+export interface AccountEndpointServices {
+  singleFlight: SingleFlight;
+  flood: FloodControl;
+  /** Opens a simulated-Telegram connection for the account; absent in live mode. */
+  openTelegramConnection?: (account: string) => MessagePort;
+}
+
+/**
+ * The main-thread side of a task's channel. The account is fixed when the endpoint is made, and
+ * every method reads and writes that account's entries only: isolation comes from construction,
+ * not from the worker choosing keys well.
+ */
+export class AccountEndpoint implements AccountCacheApi {
+  readonly counters: TaskCacheCounters = { hits: 0, misses: 0, sets: 0, invalidations: 0, wasInvalidated: false };
+
+  constructor(
+    private readonly cache: TelegramCache,
+    readonly account: string,
+    private readonly taskId: string,
+    private readonly services: AccountEndpointServices,
+  ) {}
+
+  get(key: string): CacheValue | undefined {
+    return this.read(key);
+  }
+
+  getMany(keys: string[]): (CacheValue | undefined)[] {
+    return keys.map((key) => this.read(key));
+  }
+
+  set(key: string, value: CacheValue, ttlMs?: number): void {
+    this.cache.set(this.account, key, value, ttlMs);
+    this.counters.sets++;
+  }
+
+  setMany(entries: CacheWrite[]): void {
+    for (const entry of entries) this.set(entry.key, entry.value, entry.ttlMs);
+  }
+
+  invalidate(keys: string[]): number {
+    let existed = 0;
+    for (const key of keys) if (this.cache.delete(this.account, key)) existed++;
+    this.counters.invalidations += existed;
+    if (existed > 0) this.counters.wasInvalidated = true;
+    return existed;
+  }
+
+  lookup(key: string): Promise<LookupResult> {
+    return this.services.singleFlight
+      .lookup(this.account, key, this.taskId, () => this.cache.get(this.account, key))
+      .then((result) => {
+        // A waiter that got the leader's value saved a Telegram call: that is a hit for the task.
+        if (result.hit) this.counters.hits++;
+        else this.counters.misses++;
+        return result;
+      });
+  }
+
+  settle(key: string, entries: CacheWrite[]): void {
+    this.setMany(entries);
+    this.services.singleFlight.settle(this.account, key, this.taskId);
+  }
+
+  reportFloodWait(seconds: number, method: string): void {
+    this.services.flood.coolDown(this.account, seconds, method);
+  }
+
+  acquireResolvePermit(): Promise<void> {
+    return this.services.flood.acquireResolvePermit(this.account);
+  }
+
+  openTelegramConnection(): MessagePort {
+    const open = this.services.openTelegramConnection;
+    if (open === undefined) throw new Error('this runtime talks to live Telegram: there is no simulated connection to open');
+    const port = open(this.account);
+    return transfer(port, [port]);
+  }
+
+  /** Releases what the task still holds on the main thread, whatever way it ended. */
+  release(): void {
+    this.services.singleFlight.releaseOwner(this.taskId);
+  }
+
+  private read(key: string): CacheValue | undefined {
+    const value = this.cache.get(this.account, key);
+    if (value === undefined) this.counters.misses++;
+    else this.counters.hits++;
+    return value;
+  }
+}

@@ -1,0 +1,106 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { PiscinaTask } from 'piscina';
+import type { PingPayload, TaskOutcome, TaskPayload } from '../channel/protocol.js';
+import { workerEntry } from './module-paths.js';
+
+export interface AccountPoolOptions {
+  /** Worker threads; 0 means one per core. */
+  threads: number;
+  /** Tasks one worker runs at once: account tasks mostly wait on Telegram, so a worker can interleave several. */
+  tasksPerWorker: number;
+  maxWorkerMemoryMb: number;
+}
+
+/** The affinity key rides on the task object where Piscina hands it to the balancer. */
+interface AccountTask {
+  account: string | null;
+}
+
+type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & object>[1][number];
+
+/**
+ * The Piscina pool that runs account tasks. Its balancer keeps each account on one worker while
+ * that worker lives, so the account's Telegram client and connection in that worker are reused;
+ * a new account goes to the worker serving the fewest accounts.
+ */
+export class AccountPool {
+  readonly threads: number;
+  readonly tasksPerWorker: number;
+  private readonly pool: Piscina<TaskPayload | PingPayload, TaskOutcome | 'pong'>;
+  private readonly workerOf = new Map<string, number>();
+  private readonly accountsOn = new Map<number, number>();
+  private readyWorkers = 0;
+
+  constructor(options: AccountPoolOptions) {
+    this.threads = options.threads > 0 ? options.threads : availableParallelism();
+    this.tasksPerWorker = options.tasksPerWorker;
+    const entry = workerEntry();
+    this.pool = new Piscina({
+      filename: entry.filename,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: this.tasksPerWorker,
+      // Parked workers ('sync') may not receive port messages between tasks.
+      atomics: 'disabled',
+      maxQueue: 'auto',
+      resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerMemoryMb },
+      loadBalancer: (task, workers) => this.pick(task, workers),
+    });
+  }
+
+  /** Waits until every worker has loaded, so the first accounts spread over all of them. */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.readyWorkers < this.threads && Date.now() < deadline) {
+      await this.pool.run({ ping: true });
+      if (this.readyWorkers < this.threads) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  run(payload: TaskPayload, account: string): Promise<TaskOutcome> {
+    const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account } satisfies AccountTask });
+    return this.pool.run(task, { transferList: [payload.port] }) as Promise<TaskOutcome>;
+  }
+
+  /** Which worker serves each account now, for tests and diagnostics. */
+  assignments(): ReadonlyMap<string, number> {
+    return this.workerOf;
+  }
+
+  get workerThreads(): number {
+    return this.pool.threads.length;
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+
+  private pick(task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
+    this.readyWorkers = Math.max(this.readyWorkers, workers.length);
+    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed);
+    const account = ((task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol])?.account ?? null;
+    if (account === null) return this.leastBusy(live);
+    const current = this.workerOf.get(account);
+    if (current !== undefined) {
+      const worker = live.find((candidate) => candidate.id === current);
+      // The account's worker is alive: wait for it rather than move the account off its client.
+      if (worker !== undefined) return worker.currentUsage < this.tasksPerWorker ? worker : null;
+      this.workerOf.delete(account);
+      this.accountsOn.set(current, (this.accountsOn.get(current) ?? 1) - 1);
+    }
+    const chosen = live
+      .filter((worker) => worker.currentUsage < this.tasksPerWorker)
+      .sort((a, b) => (this.accountsOn.get(a.id) ?? 0) - (this.accountsOn.get(b.id) ?? 0) || a.currentUsage - b.currentUsage)[0];
+    if (chosen === undefined) return null;
+    this.workerOf.set(account, chosen.id);
+    this.accountsOn.set(chosen.id, (this.accountsOn.get(chosen.id) ?? 0) + 1);
+    return chosen;
+  }
+
+  private leastBusy(workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
+    const idle = workers.filter((worker) => worker.currentUsage < this.tasksPerWorker);
+    return idle.sort((a, b) => a.currentUsage - b.currentUsage)[0] ?? null;
+  }
+}

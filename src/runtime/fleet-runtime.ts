@@ -1,0 +1,341 @@
+import { MessageChannel } from 'node:worker_threads';
+import { TelegramCacheRegistry } from '../cache/registry.js';
+import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
+import { serveChannel, type ServedChannel } from '../channel/channel-server.js';
+import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
+import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
+import { loadConfig, type FleetConfig } from '../config/config.js';
+import { createLogger, type Logger } from '../telemetry/logger.js';
+import { AccountEndpoint } from './account-endpoint.js';
+import { AccountPool } from './account-pool.js';
+import { resolveAccounts, type FleetAccounts } from './accounts.js';
+import { FloodControl } from './flood-control.js';
+import { resolveTaskModule } from './module-paths.js';
+import { Reporter } from './reporter.js';
+import { Scheduler } from './scheduler.js';
+import { SingleFlight } from './single-flight.js';
+
+export interface FleetRuntimeOptions {
+  /** The configuration; read from config.yaml (or $TGFLEET_CONFIG) when absent. */
+  config?: FleetConfig;
+  logger?: Logger;
+  /** Shut down gracefully on SIGTERM and SIGINT. The CLI asks for it; an embedding host usually has its own handling. */
+  handleSignals?: boolean;
+  /**
+   * false hands tasks the bare GramJS client with no tgfleet entity cache: what people run
+   * today, kept so that benchmarks can measure what the cache saves.
+   */
+  entityCache?: boolean;
+  /** Tasks one worker interleaves; they mostly wait on Telegram. */
+  tasksPerWorker?: number;
+}
+
+export interface RunOptions<Args = unknown> {
+  /** The account's phone number, as configured. */
+  account: string;
+  /** An example task's name, a path to a task module, or a file: URL. */
+  task: string;
+  args?: Args;
+  signal?: AbortSignal;
+  /** Overrides runtime.task_timeout for this task; 0 for none. */
+  timeoutMs?: number;
+}
+
+/** A worker died while running a task (it exited, crashed or ran out of memory). */
+export class WorkerCrashedError extends Error {
+  override readonly name = 'WorkerCrashedError';
+}
+
+interface RunningTask {
+  channel: ServedChannel;
+  abort: (reason: string) => void;
+}
+
+function evictionsSince(before: EvictionCounts, after: EvictionCounts): EvictionCounts {
+  return {
+    capacity: after.capacity - before.capacity,
+    accountCap: after.accountCap - before.accountCap,
+    expired: after.expired - before.expired,
+  };
+}
+
+function abortError(reason: string): DOMException {
+  return new DOMException(reason, 'AbortError');
+}
+
+/**
+ * The main thread of a fleet: it owns the cache registry, the worker pool, the scheduler and the
+ * reporter, and serves each running task its account's cache over a channel of its own.
+ */
+export class FleetRuntime {
+  readonly reporter: Reporter;
+  readonly registry: TelegramCacheRegistry;
+  readonly flood: FloodControl;
+  readonly logger: Logger;
+  private readonly scheduler: Scheduler;
+  private readonly singleFlight: SingleFlight;
+  private readonly running = new Map<string, RunningTask>();
+  private taskCounter = 0;
+  private closing: Promise<void> | null = null;
+  private readonly signalHandler: (() => void) | null;
+
+  private constructor(
+    readonly config: FleetConfig,
+    private readonly pool: AccountPool,
+    private readonly fleet: FleetAccounts,
+    private readonly entityCache: boolean,
+    logger: Logger,
+    handleSignals: boolean,
+  ) {
+    this.logger = logger;
+    this.reporter = new Reporter(logger);
+    this.registry = new TelegramCacheRegistry(config.cache, {
+      logger: logger.child({ component: 'cache' }),
+      onEvict: (account, key, reason) => {
+        if (this.reporter.listenerCount('cache:eviction') > 0) this.reporter.emit('cache:eviction', { account, key, reason });
+      },
+    });
+    this.singleFlight = new SingleFlight(config.cache.leaseTimeoutMs);
+    this.flood = new FloodControl({
+      timeScale: fleet.timeScale,
+      resolvesPerMinute: config.flood.resolvesPerMinute,
+      reporter: this.reporter,
+      onCooldownChange: (account) => this.scheduler.cooldownChanged(account),
+    });
+    this.scheduler = new Scheduler({
+      globalConcurrency: pool.threads * pool.tasksPerWorker,
+      perAccountConcurrency: config.runtime.perAccountConcurrency,
+      maxQueue: config.runtime.maxQueue,
+      cooldownRemaining: (account) => this.flood.remaining(account),
+      onCooldown: config.flood.onCooldown,
+    });
+    this.signalHandler = handleSignals ? () => void this.shutdown() : null;
+    if (this.signalHandler !== null) {
+      process.once('SIGTERM', this.signalHandler);
+      process.once('SIGINT', this.signalHandler);
+    }
+  }
+
+  /** Starts the worker pool (and, in simulated mode, the simulated Telegram) and waits until it is ready. */
+  static async start(options: FleetRuntimeOptions = {}): Promise<FleetRuntime> {
+    const config = options.config ?? loadConfig().config;
+    const logger = options.logger ?? createLogger({ level: config.logging.level });
+    const fleet = await resolveAccounts(config);
+    const pool = new AccountPool({
+      threads: config.runtime.workers,
+      tasksPerWorker: options.tasksPerWorker ?? 8,
+      maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
+    });
+    try {
+      await pool.ready();
+    } catch (error) {
+      await pool.destroy();
+      await fleet.close();
+      throw error;
+    }
+    logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
+    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false);
+  }
+
+  /** The phone numbers of the accounts this runtime serves. */
+  get accounts(): readonly string[] {
+    return this.fleet.accounts.map((account) => account.phone);
+  }
+
+  /** The simulated Telegram, when the runtime runs on it: its counters show what tasks cost. */
+  get simulator(): FleetAccounts['simulator'] {
+    return this.fleet.simulator;
+  }
+
+  get queuedTasks(): number {
+    return this.scheduler.queuedCount;
+  }
+
+  get runningTasks(): number {
+    return this.scheduler.runningCount;
+  }
+
+  /** Which worker serves each account. */
+  workerAssignments(): ReadonlyMap<string, number> {
+    return this.pool.assignments();
+  }
+
+  /**
+   * Queues a task of an account and resolves with its result. A task's error comes back with its
+   * name, message and Telegram fields (code, errorMessage, seconds).
+   */
+  run<Result = unknown, Args = unknown>(options: RunOptions<Args>): Promise<Result> {
+    if (this.closing !== null) return Promise.reject(new Error('the runtime is shutting down and accepts no new tasks'));
+    const account = this.fleet.accounts.find((candidate) => candidate.phone === options.account);
+    if (account === undefined) {
+      const known = this.accounts.slice(0, 5).join(', ') + (this.accounts.length > 5 ? ', …' : '');
+      return Promise.reject(new Error(`unknown account ${options.account}: this runtime serves ${this.accounts.length} accounts (${known})`));
+    }
+    let taskModule: string;
+    try {
+      taskModule = resolveTaskModule(options.task);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const job = this.scheduler.submit(account.phone, () => this.execute(account, taskModule, options), options.signal);
+    return this.raceAbort(job, options.signal) as Promise<Result>;
+  }
+
+  /**
+   * Stops accepting tasks, gives running ones the grace period, aborts those still running,
+   * clears the process cache and stops the workers. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
+    if (this.signalHandler !== null) {
+      process.off('SIGTERM', this.signalHandler);
+      process.off('SIGINT', this.signalHandler);
+    }
+    this.scheduler.close();
+    const graceMs = this.config.runtime.shutdownGraceMs;
+    if (this.running.size > 0) {
+      this.logger.info({ running: this.running.size, graceMs }, 'waiting for running tasks before shutdown');
+      if (!(await this.idleWithin(graceMs))) {
+        for (const task of this.running.values()) task.abort('the runtime is shutting down');
+        await this.idleWithin(Math.min(graceMs, 2000));
+      }
+    }
+    this.registry.shutdown();
+    await this.pool.destroy();
+    await this.fleet.close();
+    this.reporter.removeAllListeners();
+    this.logger.info('tgfleet runtime stopped');
+  }
+
+  private async idleWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const idle = this.scheduler.whenIdle().then(() => true);
+    const result = await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  private raceAbort<T>(job: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (signal === undefined) return job;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason ?? abortError('the task was aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  private async execute(account: AccountCredentials, taskModule: string, options: RunOptions): Promise<unknown> {
+    const taskId = String(++this.taskCounter);
+    const phone = account.phone;
+    const cache = this.registry.getCache(taskId);
+    const warmStart = cache.isWarm(phone);
+    const evictionsBefore = cache.accountStats(phone).evictions;
+    const started = performance.now();
+    const scope = this.registry.scope;
+    this.reporter.emit('task:start', { taskId, account: phone, task: options.task, cacheScope: scope, warmStart });
+    this.logger.info({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
+
+    const { port1, port2 } = new MessageChannel();
+    const endpoint = new AccountEndpoint(cache, phone, taskId, {
+      singleFlight: this.singleFlight,
+      flood: this.flood,
+      ...(this.fleet.simulator && { openTelegramConnection: (name: string) => this.fleet.openConnection(name) }),
+    });
+    const channel = serveChannel(port1, endpoint);
+    const stopTimers = this.armAbort(taskId, channel, options);
+    const payload: TaskPayload = {
+      taskId,
+      account,
+      taskModule,
+      args: options.args,
+      cacheScope: scope,
+      port: port2,
+      telegram: {
+        mode: this.config.telegram.mode,
+        entityCache: this.entityCache,
+        entityTtlMs: this.config.cache.entityTtlMs,
+        usernameTtlMs: this.config.cache.usernameTtlMs,
+        negativeTtlMs: this.config.cache.negativeTtlMs,
+      },
+      logLevel: this.config.logging.level,
+    };
+
+    let outcome: TaskOutcome;
+    try {
+      outcome = await this.pool.run(payload, phone);
+    } catch (error) {
+      outcome = {
+        ok: false,
+        error: serializeError(new WorkerCrashedError(`the worker running task ${taskId} (${options.task}) of account ${phone} died: ${(error as Error).message}`)),
+      };
+    } finally {
+      stopTimers();
+      channel.close();
+      endpoint.release();
+      this.running.delete(taskId);
+    }
+
+    const durationMs = performance.now() - started;
+    this.reportCacheStats(cache, endpoint, { taskId, phone, task: options.task, warmStart, evictionsBefore, durationMs });
+    this.registry.releaseCache(cache);
+    if (outcome.ok) {
+      this.reporter.emit('task:end', { taskId, account: phone, task: options.task, durationMs });
+      return outcome.value;
+    }
+    const { error } = outcome;
+    if (error.code === 420 && typeof error.seconds === 'number') this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
+    this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
+    throw new RemoteTaskError(error);
+  }
+
+  /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */
+  private armAbort(taskId: string, channel: ServedChannel, options: RunOptions): () => void {
+    let aborted = false;
+    const abort = (reason: string): void => {
+      if (aborted) return;
+      aborted = true;
+      channel.abort(reason);
+    };
+    this.running.set(taskId, { channel, abort });
+    const onSignal = (): void => abort('the caller aborted the task');
+    options.signal?.addEventListener('abort', onSignal, { once: true });
+    const timeoutMs = options.timeoutMs ?? this.config.runtime.taskTimeoutMs;
+    const timer = timeoutMs > 0 ? setTimeout(() => abort(`the task ran longer than its ${timeoutMs} ms timeout`), timeoutMs) : undefined;
+    return () => {
+      options.signal?.removeEventListener('abort', onSignal);
+      clearTimeout(timer);
+    };
+  }
+
+  private reportCacheStats(
+    cache: TelegramCache,
+    endpoint: AccountEndpoint,
+    task: { taskId: string; phone: string; task: string; warmStart: boolean; evictionsBefore: EvictionCounts; durationMs: number },
+  ): void {
+    const after = cache.accountStats(task.phone);
+    const { hits, misses, sets, invalidations, wasInvalidated } = endpoint.counters;
+    this.reporter.emit('cache:stats', {
+      taskId: task.taskId,
+      account: task.phone,
+      task: task.task,
+      scope: cache.scope,
+      warmStart: task.warmStart,
+      perAccountMaxEntries: cache.perAccountMaxEntries,
+      wasInvalidated,
+      hits,
+      misses,
+      sets,
+      invalidations,
+      evictions: evictionsSince(task.evictionsBefore, after.evictions),
+      size: after.size,
+      durationMs: task.durationMs,
+    });
+  }
+}

@@ -1,0 +1,126 @@
+import { EventEmitter } from 'eventemitter3';
+import type { EvictionReason, TelegramCacheScope } from '../cache/telegram-cache.js';
+import type { SerializedError } from '../channel/remote-error.js';
+import type { Logger } from '../telemetry/logger.js';
+
+export interface TaskStartEvent {
+  taskId: string;
+  account: string;
+  task: string;
+  cacheScope: TelegramCacheScope;
+  /** Whether the account's cache already held live entries when the task started. */
+  warmStart: boolean;
+}
+
+export interface TaskEndEvent {
+  taskId: string;
+  account: string;
+  task: string;
+  durationMs: number;
+}
+
+export interface TaskErrorEvent extends TaskEndEvent {
+  error: SerializedError;
+}
+
+/** One task's use of the cache (seed §6: the cache_stats payload). */
+export interface CacheStatsEvent {
+  taskId: string;
+  account: string;
+  task: string;
+  scope: TelegramCacheScope;
+  warmStart: boolean;
+  perAccountMaxEntries: number | null;
+  wasInvalidated: boolean;
+  hits: number;
+  misses: number;
+  sets: number;
+  invalidations: number;
+  /** Evictions from the account's entries while the task ran, by reason. */
+  evictions: Record<EvictionReason, number>;
+  /** The account's entries in the cache when the task ended. */
+  size: number;
+  durationMs: number;
+}
+
+export interface EvictionEvent {
+  account: string;
+  key: string;
+  reason: EvictionReason;
+}
+
+export interface FloodCooldownEvent {
+  account: string;
+  /** The wait Telegram asked for, in Telegram seconds. */
+  seconds: number;
+  /** The method that hit the limit. */
+  method: string;
+  /** Real milliseconds the account's tasks are held. */
+  cooldownMs: number;
+}
+
+export interface ListenerErrorEvent {
+  event: string;
+  error: unknown;
+}
+
+export interface ReporterEvents {
+  'task:start': [TaskStartEvent];
+  'task:end': [TaskEndEvent];
+  'task:error': [TaskErrorEvent];
+  'cache:stats': [CacheStatsEvent];
+  'cache:eviction': [EvictionEvent];
+  'flood:cooldown': [FloodCooldownEvent];
+  'listener:error': [ListenerErrorEvent];
+}
+
+export type ReporterEventName = keyof ReporterEvents;
+type Listener<E extends ReporterEventName> = (...args: ReporterEvents[E]) => void;
+
+/**
+ * The runtime's typed events. A listener that throws is logged and reported as `listener:error`;
+ * it never stops the other listeners or the runtime, since an embedder's metrics code should not
+ * be able to fail a Telegram task.
+ */
+export class Reporter {
+  private readonly emitter = new EventEmitter<ReporterEvents>();
+  private readonly wrapped = new Map<Listener<ReporterEventName>, Listener<ReporterEventName>>();
+
+  constructor(private readonly logger?: Logger) {}
+
+  on<E extends ReporterEventName>(event: E, listener: Listener<E>): this {
+    const guarded = ((...args: ReporterEvents[E]) => {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.logger?.error({ err: error, event }, 'a reporter listener threw');
+        if (event !== 'listener:error') this.emitter.emit('listener:error', { event, error });
+      }
+    }) as Listener<ReporterEventName>;
+    this.wrapped.set(listener as Listener<ReporterEventName>, guarded);
+    this.emitter.on(event, guarded as never);
+    return this;
+  }
+
+  off<E extends ReporterEventName>(event: E, listener: Listener<E>): this {
+    const guarded = this.wrapped.get(listener as Listener<ReporterEventName>);
+    if (guarded !== undefined) {
+      this.emitter.off(event, guarded as never);
+      this.wrapped.delete(listener as Listener<ReporterEventName>);
+    }
+    return this;
+  }
+
+  emit<E extends ReporterEventName>(event: E, ...args: ReporterEvents[E]): void {
+    (this.emitter.emit as (name: string, ...values: unknown[]) => boolean)(event, ...args);
+  }
+
+  listenerCount(event: ReporterEventName): number {
+    return this.emitter.listenerCount(event);
+  }
+
+  removeAllListeners(): void {
+    this.emitter.removeAllListeners();
+    this.wrapped.clear();
+  }
+}

@@ -1,0 +1,229 @@
+/** Thrown when the scheduler's queue is full; the caller should slow down or retry later. */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError';
+}
+
+/** Thrown for a task submitted after shutdown began, or still queued when it did. */
+export class RuntimeClosedError extends Error {
+  override readonly name = 'RuntimeClosedError';
+}
+
+/** Thrown, in `fail` mode, for a task whose account is cooling down after a FLOOD_WAIT. */
+export class FloodCooldownError extends Error {
+  override readonly name = 'FloodCooldownError';
+  constructor(
+    readonly account: string,
+    /** Real milliseconds until the account may call Telegram again. */
+    readonly remainingMs: number,
+  ) {
+    super(`account ${account} is cooling down after a FLOOD_WAIT for another ${Math.ceil(remainingMs)} ms`);
+  }
+}
+
+export interface SchedulerOptions {
+  /** Tasks running at once across all accounts: the pool's capacity. */
+  globalConcurrency: number;
+  perAccountConcurrency: number;
+  /** Queued (not yet running) tasks beyond which `submit` rejects. */
+  maxQueue: number;
+  /** Real milliseconds an account must still wait before its next task may start; 0 when it may start now. */
+  cooldownRemaining: (account: string) => number;
+  /** What a cooldown does to the account's queued tasks. */
+  onCooldown: 'wait' | 'fail';
+}
+
+interface QueuedTask {
+  account: string;
+  start: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface AccountLane {
+  queue: QueuedTask[];
+  running: number;
+  /** Wakes the lane when its cooldown ends; ref'd so queued work keeps the process alive. */
+  cooldownTimer: NodeJS.Timeout | null;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('the task was aborted', 'AbortError');
+}
+
+/**
+ * Per-account FIFO queues served round-robin: an account runs at most `perAccountConcurrency`
+ * tasks, the fleet at most `globalConcurrency`, and an account that Telegram told to wait is
+ * skipped without holding up the others.
+ */
+export class Scheduler {
+  private readonly lanes = new Map<string, AccountLane>();
+  /** Accounts that may have a task ready to start, in round-robin order. */
+  private readonly rotation: string[] = [];
+  private readonly inRotation = new Set<string>();
+  private queued = 0;
+  private running = 0;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  get queuedCount(): number {
+    return this.queued;
+  }
+
+  get runningCount(): number {
+    return this.running;
+  }
+
+  /** Queues a task of an account; the promise settles with the task's own outcome. */
+  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+    if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.queued >= this.options.maxQueue) {
+      return Promise.reject(new QueueFullError(`the task queue is full (${this.options.maxQueue} queued tasks, runtime.max_queue); retry when tasks have finished`));
+    }
+    return new Promise<R>((resolve, reject) => {
+      const task: QueuedTask = { account, start, resolve: resolve as (value: unknown) => void, reject, signal, onAbort: undefined };
+      if (signal !== undefined) {
+        task.onAbort = () => this.abortQueued(task);
+        signal.addEventListener('abort', task.onAbort, { once: true });
+      }
+      this.lane(account).queue.push(task);
+      this.queued++;
+      this.markReady(account);
+      this.pump();
+    });
+  }
+
+  /** Re-examines an account after its cooldown changed. */
+  cooldownChanged(account: string): void {
+    const lane = this.lanes.get(account);
+    if (lane === undefined || lane.queue.length === 0) return;
+    if (lane.cooldownTimer !== null) {
+      clearTimeout(lane.cooldownTimer);
+      lane.cooldownTimer = null;
+    }
+    this.markReady(account);
+    this.pump();
+  }
+
+  /** Stops accepting tasks and rejects those still queued; running tasks go on. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const lane of this.lanes.values()) {
+      if (lane.cooldownTimer !== null) clearTimeout(lane.cooldownTimer);
+      lane.cooldownTimer = null;
+      for (const task of lane.queue.splice(0)) {
+        this.queued--;
+        this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task started'));
+      }
+    }
+    this.notifyIdle();
+  }
+
+  /** Resolves when no task is running (after `close`, when the last one has finished). */
+  whenIdle(): Promise<void> {
+    if (this.running === 0 && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private lane(account: string): AccountLane {
+    let lane = this.lanes.get(account);
+    if (lane === undefined) {
+      lane = { queue: [], running: 0, cooldownTimer: null };
+      this.lanes.set(account, lane);
+    }
+    return lane;
+  }
+
+  private markReady(account: string): void {
+    if (this.inRotation.has(account)) return;
+    this.inRotation.add(account);
+    this.rotation.push(account);
+  }
+
+  /** Starts tasks until the fleet is at capacity or no account has one that may start. */
+  private pump(): void {
+    while (this.running < this.options.globalConcurrency && this.rotation.length > 0) {
+      const account = this.rotation.shift() as string;
+      this.inRotation.delete(account);
+      const lane = this.lanes.get(account) as AccountLane;
+      // An account that cannot start now leaves the rotation; it comes back when one of its tasks
+      // finishes, a task of it is queued, or its cooldown ends.
+      if (lane.queue.length === 0 || lane.running >= this.options.perAccountConcurrency || lane.cooldownTimer !== null) continue;
+      const remaining = this.options.cooldownRemaining(account);
+      if (remaining > 0) {
+        this.holdForCooldown(account, lane, remaining);
+        continue;
+      }
+      const task = lane.queue.shift() as QueuedTask;
+      this.queued--;
+      this.startTask(lane, task);
+      if (lane.queue.length > 0) this.markReady(account);
+    }
+  }
+
+  private holdForCooldown(account: string, lane: AccountLane, remainingMs: number): void {
+    if (this.options.onCooldown === 'fail') {
+      for (const task of lane.queue.splice(0)) {
+        this.queued--;
+        this.settle(task, false, new FloodCooldownError(account, remainingMs));
+      }
+      this.notifyIdle();
+      return;
+    }
+    lane.cooldownTimer = setTimeout(() => {
+      lane.cooldownTimer = null;
+      this.markReady(account);
+      this.pump();
+    }, remainingMs);
+  }
+
+  private startTask(lane: AccountLane, task: QueuedTask): void {
+    if (task.signal !== undefined && task.onAbort !== undefined) task.signal.removeEventListener('abort', task.onAbort);
+    lane.running++;
+    this.running++;
+    let outcome: Promise<unknown>;
+    try {
+      outcome = task.start();
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome.then(
+      (value) => this.finish(lane, task, true, value),
+      (error: unknown) => this.finish(lane, task, false, error),
+    );
+  }
+
+  private finish(lane: AccountLane, task: QueuedTask, ok: boolean, result: unknown): void {
+    lane.running--;
+    this.running--;
+    this.settle(task, ok, result);
+    if (lane.queue.length > 0) this.markReady(task.account);
+    this.pump();
+    this.notifyIdle();
+  }
+
+  private settle(task: QueuedTask, ok: boolean, result: unknown): void {
+    if (ok) task.resolve(result);
+    else task.reject(result);
+  }
+
+  private abortQueued(task: QueuedTask): void {
+    const lane = this.lanes.get(task.account);
+    const index = lane?.queue.indexOf(task) ?? -1;
+    if (lane === undefined || index < 0) return;
+    lane.queue.splice(index, 1);
+    this.queued--;
+    this.settle(task, false, abortReason(task.signal as AbortSignal));
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.running !== 0 || this.queued !== 0) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+}

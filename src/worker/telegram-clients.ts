@@ -1,0 +1,58 @@
+import { TelegramClient } from 'telegram';
+import { Logger, LogLevel } from 'telegram/extensions/Logger.js';
+import { StringSession } from 'telegram/sessions/index.js';
+import type { AccountCache } from '../channel/channel-client.js';
+import type { AccountCredentials, TaskPayload } from '../channel/protocol.js';
+import { createSimulatedClient } from '../telegram/simulated/simulated-sender.js';
+import { portTransport } from '../telegram/simulated/transport.js';
+
+/** What a task gets as `client`. */
+export type TaskClient = TelegramClient;
+
+/**
+ * One GramJS client per account per worker, connected on the account's first task and reused by
+ * the next ones (the scheduler keeps an account on one worker), so a task does not pay for a new
+ * connection. Creation is shared by concurrent first tasks of an account.
+ */
+const clients = new Map<string, Promise<TelegramClient>>();
+
+/** Flood waits must reach the runtime (it cools the account down); GramJS must not sleep them away or log secrets. */
+const CLIENT_DEFAULTS = { floodSleepThreshold: 0, baseLogger: new Logger(LogLevel.NONE) } as const;
+
+async function connectLive(account: AccountCredentials): Promise<TelegramClient> {
+  if (account.apiId === undefined || account.apiHash === undefined || account.session === undefined) {
+    throw new Error(`account ${account.phone} has no api_id, api_hash or session: live accounts need all three`);
+  }
+  const client = new TelegramClient(new StringSession(account.session), account.apiId, account.apiHash, { ...CLIENT_DEFAULTS, connectionRetries: 3 });
+  await client.connect();
+  return client;
+}
+
+async function connect(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
+  if (payload.telegram.mode === 'live') return connectLive(payload.account);
+  const port = await cache.openTelegramConnection();
+  return createSimulatedClient(portTransport(port), CLIENT_DEFAULTS);
+}
+
+function accountClient(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
+  const phone = payload.account.phone;
+  let client = clients.get(phone);
+  if (client === undefined) {
+    client = connect(payload, cache);
+    clients.set(phone, client);
+    // A failed connection is not cached: the account's next task tries again.
+    client.catch(() => clients.delete(phone));
+  }
+  return client;
+}
+
+export async function clientForTask(payload: TaskPayload, cache: AccountCache): Promise<TaskClient> {
+  return accountClient(payload, cache);
+}
+
+/** Disconnects every client of this worker, when the worker is being stopped. */
+export async function disconnectClients(): Promise<void> {
+  const all = [...clients.values()];
+  clients.clear();
+  await Promise.allSettled(all.map(async (client) => (await client).destroy()));
+}
