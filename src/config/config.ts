@@ -73,6 +73,8 @@ export interface WorkloadConfig {
   publicPeers: number;
   privatePeersPerAccount: number;
   privateShare: number;
+  /** Public usernames to draw from instead of the simulated world's (required for live accounts). */
+  peers: string[];
 }
 
 export interface MetricsConfig {
@@ -171,6 +173,7 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       publicPeers: workload.public_peers,
       privatePeersPerAccount: workload.private_peers_per_account,
       privateShare: workload.private_share,
+      peers: workload.peers.map((peer) => peer.replace(/^@/, '')),
     },
     logging: { level: raw.logging.level },
     metrics: { sqlite: metrics.sqlite, prometheusPort: metrics.prometheus_port, prometheusHost: metrics.prometheus_host },
@@ -227,6 +230,24 @@ function unknownKeys(schema: z.ZodType, data: unknown, path: PropertyKey[] = [])
   });
 }
 
+/**
+ * YAML reads a section whose keys are all commented out (`cache:` followed only by comments) as
+ * null. The operator gave nothing there, so the section takes its defaults like a missing one;
+ * null for a single value stays an error, since that is more likely a value forgotten.
+ */
+function dropEmptySections(schema: z.ZodType, data: unknown): unknown {
+  const shape = objectShape(schema);
+  if (shape === null || data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  return Object.fromEntries(
+    Object.entries(data).flatMap(([key, value]) => {
+      const child = shape[key];
+      if (child === undefined) return [[key, value]];
+      if (value === null && (objectShape(child) !== null || elementSchema(child) !== null)) return [];
+      return [[key, dropEmptySections(child, value)]];
+    }),
+  );
+}
+
 function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
   const given = valueAt(data, issue.path);
   const shown = given === undefined ? 'nothing' : JSON.stringify(given);
@@ -238,7 +259,7 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
  * `source` names where the data came from, for the error message.
  */
 export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
-  const input = data ?? {};
+  const input = dropEmptySections(configSchema, data ?? {});
   const result = configSchema.safeParse(input);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  - ${describeIssue(issue, input)}`);

@@ -85,6 +85,7 @@ export const configSchema = z.object({
       public_peers: positiveInt.default(500),
       private_peers_per_account: nonNegativeInt.default(20),
       private_share: z.number().min(0).max(1).default(0.15),
+      peers: z.array(z.string().regex(/^@?[a-zA-Z][a-zA-Z0-9_]{4,31}$/, 'a Telegram username (5-32 letters, digits or _, starting with a letter)')).default([]),
     })
     .prefault({}),
   logging: z.object({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),

@@ -10,6 +10,11 @@ export interface FleetAccounts {
   accounts: AccountCredentials[];
   /** Real seconds per Telegram second: 1 live, the simulator's scale when simulated. */
   timeScale: number;
+  /**
+   * Telegram time in milliseconds, the clock cache expiry runs on: wall time live, the
+   * simulator's faster clock when simulated, so TTLs mean the same in both.
+   */
+  clock: () => number;
   simulator: SimulatedTelegram | undefined;
   /** One end of a new connection to the simulator, authenticated as the account. */
   openConnection(account: string): MessagePort;
@@ -64,6 +69,7 @@ export async function resolveAccounts(config: FleetConfig): Promise<FleetAccount
     return {
       accounts,
       timeScale: 1,
+      clock: Date.now,
       simulator: undefined,
       openConnection: () => {
         throw new Error('live accounts connect to Telegram themselves; there is no simulated connection');
@@ -75,6 +81,7 @@ export async function resolveAccounts(config: FleetConfig): Promise<FleetAccount
   return {
     accounts: simulatedPhones(config.telegram.simulated.accounts).map((phone) => ({ phone })),
     timeScale: config.telegram.simulated.timeScale,
+    clock: () => simulator.clock.now(),
     simulator,
     openConnection(account) {
       const { port1, port2 } = new MessageChannel();

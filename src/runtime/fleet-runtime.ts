@@ -39,6 +39,8 @@ export interface RunOptions<Args = unknown> {
   signal?: AbortSignal;
   /** Overrides runtime.task_timeout for this task; 0 for none. */
   timeoutMs?: number;
+  /** The id events and logs carry for this task, so a host can match them to its own jobs; unique among tasks in flight. Generated when absent. */
+  taskId?: string;
 }
 
 /** A worker died while running a task (it exited, crashed or ran out of memory). */
@@ -75,6 +77,8 @@ export class FleetRuntime {
   private readonly scheduler: Scheduler;
   private readonly singleFlight: SingleFlight;
   private readonly running = new Map<string, RunningTask>();
+  /** Ids of tasks queued or running. */
+  private readonly inFlight = new Set<string>();
   private taskCounter = 0;
   private closing: Promise<void> | null = null;
   private readonly signalHandler: (() => void) | null;
@@ -90,6 +94,7 @@ export class FleetRuntime {
     this.logger = logger;
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
+      clock: fleet.clock,
       logger: logger.child({ component: 'cache' }),
       onEvict: (account, key, reason) => {
         if (this.reporter.listenerCount('cache:eviction') > 0) this.reporter.emit('cache:eviction', { account, key, reason });
@@ -155,6 +160,11 @@ export class FleetRuntime {
     return this.scheduler.runningCount;
   }
 
+  /** Real seconds per Telegram second: 1 live, the simulator's time scale when simulated. */
+  get timeScale(): number {
+    return this.fleet.timeScale;
+  }
+
   /** Which worker serves each account. */
   workerAssignments(): ReadonlyMap<string, number> {
     return this.pool.assignments();
@@ -177,7 +187,12 @@ export class FleetRuntime {
     } catch (error) {
       return Promise.reject(error);
     }
-    const job = this.scheduler.submit(account.phone, () => this.execute(account, taskModule, options), options.signal);
+    const taskId = options.taskId ?? `t${++this.taskCounter}`;
+    if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
+    this.inFlight.add(taskId);
+    const job = this.scheduler
+      .submit(account.phone, () => this.execute(taskId, account, taskModule, options), options.signal)
+      .finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
 
@@ -231,8 +246,7 @@ export class FleetRuntime {
     });
   }
 
-  private async execute(account: AccountCredentials, taskModule: string, options: RunOptions): Promise<unknown> {
-    const taskId = String(++this.taskCounter);
+  private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions): Promise<unknown> {
     const phone = account.phone;
     const cache = this.registry.getCache(taskId);
     const warmStart = cache.isWarm(phone);
@@ -240,7 +254,12 @@ export class FleetRuntime {
     const started = performance.now();
     const scope = this.registry.scope;
     this.reporter.emit('task:start', { taskId, account: phone, task: options.task, cacheScope: scope, warmStart });
-    this.logger.info({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
+    // Per-task lines are debug: a fleet runs thousands of tasks and info is for lifecycle events.
+    if (scope === 'process' && this.logger.isLevelEnabled('debug')) {
+      const { size, hits, misses, evictions } = cache.stats();
+      this.logger.debug({ taskId, size, hits, misses, evictions }, 'process cache stats before the next task');
+    }
+    this.logger.debug({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
 
     const { port1, port2 } = new MessageChannel();
     const endpoint = new AccountEndpoint(cache, phone, taskId, {
