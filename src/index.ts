@@ -33,4 +33,30 @@ export {
   type MetricsConfig,
   type LoadedConfig,
 } from './config/config.js';
-export { createLogger, silentLogger, REDACTED_PATHS, type Logger, type CacheLogger, type LogLevel } from './telemetry/logger.js';
+export { createLogger, silentLogger, redactSecrets, SECRET_FIELDS, type Logger, type CacheLogger, type LogLevel } from './telemetry/logger.js';
+export { FleetRuntime, WorkerCrashedError, type FleetRuntimeOptions, type RunOptions } from './runtime/fleet-runtime.js';
+export { Scheduler, QueueFullError, RuntimeClosedError, FloodCooldownError } from './runtime/scheduler.js';
+export {
+  Reporter,
+  type ReporterEvents,
+  type ReporterEventName,
+  type TaskStartEvent,
+  type TaskEndEvent,
+  type TaskErrorEvent,
+  type CacheStatsEvent,
+  type EvictionEvent,
+  type FloodCooldownEvent,
+  type ListenerErrorEvent,
+} from './runtime/reporter.js';
+export { RemoteTaskError, type SerializedError } from './channel/remote-error.js';
+export type { AccountCacheApi, CacheWrite, LookupResult } from './channel/protocol.js';
+export type { AccountCache } from './channel/channel-client.js';
+export { defineTask, type TaskContext, type TaskFunction } from './worker/task-context.js';
+export { SimulatedTelegram, type SimulatedTelegramOptions } from './telegram/simulated/simulated-telegram.js';
+export { createWorld, type World, type WorldOptions } from './telegram/simulated/world.js';
+export { createSimulatedClient, installSimulatedSender } from './telegram/simulated/simulated-sender.js';
+export { logCacheMetrics, MetricsStore, type LogCacheMetricsOptions } from './telemetry/metrics-store.js';
+export { summarizeMetrics, renderMetricsSummary, type MetricsSummary, type MetricsGroupBy } from './telemetry/metrics-summary.js';
+export { FleetMetrics, startMetricsServer, type MetricsServer } from './telemetry/prometheus.js';
+export { generateWorkload, zipfSampler, workingSetSize, type WorkloadTask, type PeerUniverse } from './workload/workload.js';
+export { runWorkload, type JobResult, type JobProgress } from './workload/fleet-job.js';

@@ -11,10 +11,38 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * Secrets that may sit in objects handed to a log call: a session string grants full access to
  * an account, an api_hash identifies the application, a phone code completes a login. They are
- * censored wherever they appear, at the top level or one or two levels down.
+ * censored under these keys at any depth, in arrays too, since a whole config or account list
+ * may be logged by mistake.
  */
-const SECRET_FIELDS = ['session', 'sessionString', 'session_string', 'apiHash', 'api_hash', 'phoneCode', 'phone_code', 'code', 'password'];
-export const REDACTED_PATHS = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set([
+  'session',
+  'sessionString',
+  'session_string',
+  'apiHash',
+  'api_hash',
+  'phoneCode',
+  'phone_code',
+  'code',
+  'password',
+]);
+const CENSOR = '[redacted]';
+/** Deeper than this, a value is replaced whole: a log line is no place for such a structure. */
+const MAX_DEPTH = 8;
+
+function redact(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  if (ArrayBuffer.isView(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) copy[key] = SECRET_FIELDS.has(key) ? CENSOR : redact(field, depth + 1);
+  return copy;
+}
+
+/** A copy of a log object with every secret field censored; what the logger applies to each line and binding. */
+export function redactSecrets(object: Record<string, unknown>): Record<string, unknown> {
+  return redact(object, 0) as Record<string, unknown>;
+}
 
 export interface LoggerOptions {
   level?: LogLevel;
@@ -28,7 +56,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       name: options.name ?? 'tgfleet',
       level: options.level ?? 'info',
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      formatters: { log: redactSecrets },
+      // Child-logger bindings never pass through the log formatter; pino's own redaction covers them.
+      redact: { paths: [...SECRET_FIELDS], censor: CENSOR },
     },
     options.destination ?? pino.destination({ fd: 2, sync: false }),
   );

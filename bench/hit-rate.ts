@@ -1,0 +1,212 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatTable, percent, type Cell } from '../src/cli/table.js';
+import { loadConfig, type FleetConfig } from '../src/config/config.js';
+import { simulatedPhones } from '../src/runtime/accounts.js';
+import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
+import { createWorld } from '../src/telegram/simulated/world.js';
+import { silentLogger } from '../src/telemetry/logger.js';
+import { runWorkload, type JobProgress, type JobResult } from '../src/workload/fleet-job.js';
+import { simulatedUniverse } from '../src/workload/universe.js';
+import { generateWorkload, workingSetSize, type WorkloadTask } from '../src/workload/workload.js';
+import { beladyHits, unboundedHits, type TraceLookup } from './cache-bounds.js';
+import { isMain, quickFromEnv, repositoryRoot } from './harness.js';
+import { lineChartSvg, type ChartSeries } from './line-chart.js';
+
+/** One way of running the workload. */
+interface Variant {
+  name: string;
+  description: string;
+  entityCache: boolean;
+  configure: (config: FleetConfig) => void;
+}
+
+export interface VariantResult extends Omit<JobResult, 'records'> {
+  name: string;
+  description: string;
+  /** Hit rate of each round (every account's n-th task), for the chart. */
+  hitRateByRound: number[];
+}
+
+export interface BoundResult {
+  name: string;
+  description: string;
+  hitRate: number;
+  hitRateByRound: number[];
+}
+
+export interface HitRateReport {
+  date: string;
+  accounts: number;
+  tasksPerAccount: number;
+  peersPerTask: number;
+  workingSet: number;
+  smallCacheSize: number;
+  variants: VariantResult[];
+  bounds: BoundResult[];
+  /** Telegram calls per task of task scope and bare GramJS, divided by process scope's. */
+  callRatios: { taskScopeOverProcess: number | null; bareOverProcess: number | null };
+}
+
+export interface HitRateOptions {
+  config?: FleetConfig;
+  /** A few tasks per account, for a smoke test. */
+  quick?: boolean;
+  outDir?: string;
+  onVariant?: (name: string) => void;
+  onProgress?: (progress: JobProgress) => void;
+}
+
+function byRound(flags: readonly { round: number; hits: number; lookups: number }[], rounds: number): number[] {
+  const hits = new Array<number>(rounds).fill(0);
+  const lookups = new Array<number>(rounds).fill(0);
+  for (const flag of flags) {
+    hits[flag.round] = (hits[flag.round] ?? 0) + flag.hits;
+    lookups[flag.round] = (lookups[flag.round] ?? 0) + flag.lookups;
+  }
+  return hits.map((value, round) => ((lookups[round] ?? 0) === 0 ? 0 : value / (lookups[round] as number)));
+}
+
+function traceOf(workload: readonly WorkloadTask[]): { trace: TraceLookup[]; rounds: number[] } {
+  const trace: TraceLookup[] = [];
+  const rounds: number[] = [];
+  for (const task of workload) {
+    for (const peer of task.peers) {
+      trace.push({ account: task.account, key: peer.toLowerCase() });
+      rounds.push(task.accountTaskIndex);
+    }
+  }
+  return { trace, rounds };
+}
+
+function bound(name: string, description: string, flags: boolean[], rounds: number[], roundCount: number): BoundResult {
+  const hits = flags.filter(Boolean).length;
+  return {
+    name,
+    description,
+    hitRate: flags.length === 0 ? 0 : hits / flags.length,
+    hitRateByRound: byRound(flags.map((hit, i) => ({ round: rounds[i] as number, hits: hit ? 1 : 0, lookups: 1 })), roundCount),
+  };
+}
+
+function renderMarkdown(report: HitRateReport): string {
+  const rows: Cell[][] = report.variants.map((v) => [
+    v.name,
+    percent(v.hitRate),
+    v.callsPerTask,
+    v.calls['contacts.ResolveUsername'] ?? 0,
+    v.floodWaits,
+    v.floodSeconds,
+    Math.round(v.telegramSeconds),
+    Math.round(v.wallMs) / 1000,
+    v.failed,
+  ]);
+  for (const b of report.bounds) rows.push([b.name, percent(b.hitRate), null, null, null, null, null, null, null]);
+  const table = formatTable(
+    ['variant', 'hit rate', 'calls/task', 'resolves', 'FLOOD_WAITs', 'flood s', 'Telegram s', 'wall s', 'failed'],
+    rows,
+    { markdown: true, alignRight: [1, 2, 3, 4, 5, 6, 7, 8] },
+  );
+  const ratio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
+  return [
+    `Workload: ${report.accounts} accounts × ${report.tasksPerAccount} tasks × ${report.peersPerTask} peers; working set ${report.workingSet} (account, peer) pairs; small cache ${report.smallCacheSize} entries.`,
+    '',
+    table,
+    '',
+    `Telegram calls per task: task scope makes ${ratio(report.callRatios.taskScopeOverProcess)} and bare GramJS ${ratio(report.callRatios.bareOverProcess)} those of process scope.`,
+    '',
+    ...report.variants.map((v) => `- **${v.name}**: ${v.description}`),
+    ...report.bounds.map((b) => `- **${b.name}**: ${b.description}`),
+  ].join('\n');
+}
+
+/**
+ * The cross-task hit-rate benchmark: the same seeded workload run under bare GramJS, task scope,
+ * process scope and process scope with a small cache, each on a fresh runtime and a fresh
+ * simulated Telegram, next to the bounds any cache could reach on the same lookups.
+ */
+export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise<HitRateReport> {
+  const base = options.config ?? loadConfig().config;
+  if (base.telegram.mode !== 'simulated') throw new Error('the hit-rate benchmark runs on the simulated Telegram: set telegram.mode: simulated');
+  const quick = options.quick ?? quickFromEnv();
+  const workloadConfig = { ...base.workload, ...(quick && { tasksPerAccount: Math.min(3, base.workload.tasksPerAccount) }) };
+  const sim = base.telegram.simulated;
+  const accounts = simulatedPhones(sim.accounts);
+  const world = createWorld({ seed: sim.seed, users: sim.users, channels: sim.channels });
+  const workload = generateWorkload(workloadConfig, accounts, simulatedUniverse(world, workloadConfig, accounts));
+  const workingSet = workingSetSize(workload);
+  const smallCacheSize = Math.max(1, Math.ceil(workingSet * 0.25));
+  const roundCount = workloadConfig.tasksPerAccount;
+
+  const variants: Variant[] = [
+    { name: 'bare GramJS', description: 'no tgfleet cache; one GramJS client kept per account per worker, as people run today', entityCache: false, configure: () => {} },
+    { name: 'task scope', description: 'a fresh cache for every task', entityCache: true, configure: (c) => void (c.cache.scope = 'task') },
+    { name: 'process scope', description: `one cache shared by consecutive tasks (max_size ${base.cache.processMaxSize}, ${base.cache.perAccountMaxEntries} per account)`, entityCache: true, configure: (c) => void (c.cache.scope = 'process') },
+    {
+      name: 'process scope, 25% size',
+      description: `process scope with max_size ${smallCacheSize}, a quarter of the working set`,
+      entityCache: true,
+      configure: (c) => {
+        c.cache.scope = 'process';
+        c.cache.processMaxSize = smallCacheSize;
+      },
+    },
+  ];
+
+  const results: VariantResult[] = [];
+  for (const variant of variants) {
+    options.onVariant?.(variant.name);
+    const config: FleetConfig = structuredClone(base);
+    config.workload = workloadConfig;
+    variant.configure(config);
+    const runtime = await FleetRuntime.start({ config, logger: silentLogger, entityCache: variant.entityCache });
+    try {
+      const { records, ...job } = await runWorkload(runtime, workload, { task: config.workload.task, ...(options.onProgress && { onProgress: options.onProgress }) });
+      const perRound = records.map((record) => ({ round: Math.floor(record.index / accounts.length), hits: record.hits, lookups: record.lookups }));
+      results.push({ name: variant.name, description: variant.description, ...job, hitRateByRound: byRound(perRound, roundCount) });
+    } finally {
+      await runtime.shutdown();
+    }
+  }
+
+  const { trace, rounds } = traceOf(workload);
+  const bounds = [
+    bound('unbounded cache', 'only the first lookup of each (account, peer) misses', unboundedHits(trace), rounds, roundCount),
+    bound(`Belady at ${smallCacheSize}`, "the optimal policy at the small cache's size", beladyHits(trace, smallCacheSize), rounds, roundCount),
+  ];
+  const perTask = (name: string): number | null => results.find((r) => r.name === name)?.callsPerTask ?? null;
+  const processCalls = perTask('process scope');
+  const over = (name: string): number | null => {
+    const calls = perTask(name);
+    return calls === null || processCalls === null || processCalls === 0 ? null : calls / processCalls;
+  };
+  const report: HitRateReport = {
+    date: new Date().toISOString(),
+    accounts: accounts.length,
+    tasksPerAccount: roundCount,
+    peersPerTask: workloadConfig.peersPerTask,
+    workingSet,
+    smallCacheSize,
+    variants: results,
+    bounds,
+    callRatios: { taskScopeOverProcess: over('task scope'), bareOverProcess: over('bare GramJS') },
+  };
+
+  const outDir = options.outDir ?? join(repositoryRoot(), 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'hit-rate.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, 'hit-rate.md'), `${renderMarkdown(report)}\n`);
+  const series: ChartSeries[] = [...results, ...bounds].map((line) => ({ name: line.name, points: line.hitRateByRound }));
+  writeFileSync(
+    join(outDir, 'hit-rate.svg'),
+    lineChartSvg(series, { title: 'Entity-cache hit rate by task round', xLabel: "task round (every account's n-th task)", yLabel: 'hit rate' }),
+  );
+  return report;
+}
+
+export { renderMarkdown as renderHitRateMarkdown };
+
+if (isMain(import.meta.url)) {
+  const report = await runHitRateBenchmark({ onVariant: (name) => console.error(`running ${name}…`) });
+  console.log(renderMarkdown(report));
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/config.js';
+import { METRICS_GROUPS, MetricsFileError, renderMetricsSummary, summarizeMetrics, type MetricsGroupBy } from '../telemetry/metrics-summary.js';
+import { runCommand } from './run-command.js';
+
+/** Exit codes a shell user expects: 0 done, 1 the job or check failed, 2 the command line or config is wrong. */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return parsed;
+}
+
+function readConfig(path: string | undefined): LoadedConfig {
+  const loaded = loadConfig(path);
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return loaded;
+}
+
+/** Prints an expected failure as one clear line (no stack) and picks the exit code. */
+function fail(error: unknown): number {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`tgfleet: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`tgfleet: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT_FAILED;
+}
+
+async function guarded(action: () => Promise<number> | number): Promise<void> {
+  try {
+    process.exitCode = await action();
+  } catch (error) {
+    process.exitCode = fail(error);
+  }
+}
+
+const program = new Command('tgfleet')
+  .description("Run many Telegram accounts' tasks in parallel on worker threads, with an account-isolated entity cache")
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) })
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+
+program
+  .command('run')
+  .description('run the configured workload on the fleet and print a summary (the main job)')
+  .option('-c, --config <path>', 'config file (default: $TGFLEET_CONFIG or ./config.yaml)')
+  .addOption(new Option('--scope <scope>', 'override cache.scope').choices(['task', 'process']))
+  .option('--tasks-per-account <n>', 'override workload.tasks_per_account', positiveInt)
+  .option('--accounts <n>', 'override telegram.simulated.accounts', positiveInt)
+  .option('--no-cache', 'give tasks the bare GramJS client, to measure what the cache saves')
+  .option('--no-progress', 'no progress bar')
+  .option('--json', 'print the summary as JSON')
+  .action(async (options: { config?: string; scope?: 'task' | 'process'; tasksPerAccount?: number; accounts?: number; cache: boolean; progress: boolean; json?: boolean }) =>
+    guarded(() => {
+      const { config } = readConfig(options.config);
+      if (options.scope !== undefined) config.cache.scope = options.scope;
+      if (options.tasksPerAccount !== undefined) config.workload.tasksPerAccount = options.tasksPerAccount;
+      if (options.accounts !== undefined) config.telegram.simulated.accounts = options.accounts;
+      return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache });
+    }),
+  );
+
+program
+  .command('bench')
+  .description('run the cross-task hit-rate benchmark: bare GramJS, task scope, process scope, a small process cache, and the bounds')
+  .option('-c, --config <path>', 'config file (default: $TGFLEET_CONFIG or ./config.yaml)')
+  .option('--quick', 'a few tasks per account: checks the benchmark runs, not for figures')
+  .option('--out <dir>', 'where the table, JSON and chart go (default: bench/out)')
+  .action(async (options: { config?: string; quick?: boolean; out?: string }) =>
+    guarded(async () => {
+      const { config } = readConfig(options.config);
+      const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../../bench/hit-rate.js');
+      const report = await runHitRateBenchmark({
+        config,
+        quick: options.quick ?? false,
+        ...(options.out !== undefined && { outDir: options.out }),
+        onVariant: (name) => process.stderr.write(`running ${name}…\n`),
+      });
+      process.stdout.write(`${renderHitRateMarkdown(report)}\n`);
+      return 0;
+    }),
+  );
+
+const configCommand = program.command('config').description('work with config.yaml');
+configCommand
+  .command('check [path]')
+  .description('validate a config file: every bad value is named with what is allowed; unknown keys are warned about')
+  .action(async (path: string | undefined) =>
+    guarded(() => {
+      try {
+        const loaded = readConfig(path);
+        const { cache, telegram, runtime } = loaded.config;
+        process.stdout.write(
+          `${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`,
+        );
+        return 0;
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          process.stderr.write(`${error.message}\n`);
+          return EXIT_FAILED;
+        }
+        throw error;
+      }
+    }),
+  );
+
+program
+  .command('metrics')
+  .description('summarise the per-task cache metrics file: hit rate and calls saved')
+  .option('-c, --config <path>', 'config file, for metrics.sqlite (default: $TGFLEET_CONFIG or ./config.yaml)')
+  .option('-f, --file <path>', 'the metrics file (default: metrics.sqlite from the config)')
+  .addOption(new Option('--by <group>', 'group rows by').choices(METRICS_GROUPS).default('scope'))
+  .action(async (options: { config?: string; file?: string; by: MetricsGroupBy }) =>
+    guarded(() => {
+      const file = options.file ?? readConfig(options.config).config.metrics.sqlite;
+      if (file === '') throw new MetricsFileError('metrics.sqlite is empty in the config (metrics are off): pass --file');
+      process.stdout.write(`${renderMetricsSummary(summarizeMetrics(file, { groupBy: options.by }))}\n`);
+      return 0;
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,81 @@
+import type { FleetConfig } from '../config/config.js';
+import { FleetRuntime } from '../runtime/fleet-runtime.js';
+import { createLogger } from '../telemetry/logger.js';
+import { logCacheMetrics } from '../telemetry/metrics-store.js';
+import { FleetMetrics, startMetricsServer } from '../telemetry/prometheus.js';
+import { runWorkload, type JobResult } from '../workload/fleet-job.js';
+import { configuredUniverse, simulatedUniverse } from '../workload/universe.js';
+import { generateWorkload } from '../workload/workload.js';
+import { progressBar } from './progress.js';
+import { formatTable, percent, type Cell } from './table.js';
+
+export interface RunCommandOptions {
+  config: FleetConfig;
+  progress: boolean;
+  json: boolean;
+  /** false runs the bare GramJS client, to see what the cache saves. */
+  cache: boolean;
+}
+
+export function renderSummary(config: FleetConfig, result: JobResult, cache: boolean): string {
+  const scope = cache ? `${config.cache.scope} scope` : 'no cache (bare GramJS)';
+  const rows: Cell[][] = [
+    ['tasks', `${result.tasks} (${result.failed} failed)`],
+    ['entity lookups', result.lookups],
+    ['hit rate', percent(result.hitRate)],
+    ['Telegram calls', result.totalCalls],
+    ['calls per task', result.callsPerTask],
+    ['FLOOD_WAITs', result.floodWaits],
+    ['flood seconds', result.floodSeconds],
+    ['wall time', `${(result.wallMs / 1000).toFixed(2)} s`],
+    ['tasks per second', result.tasksPerSecond],
+  ];
+  if (config.telegram.mode === 'simulated') rows.push(['Telegram time', `${Math.round(result.telegramSeconds)} s (simulated)`]);
+  if (result.foreignHashRejections !== null) rows.push(['foreign access hashes', result.foreignHashRejections]);
+  const lines = [`tgfleet run: ${config.workload.task} on ${config.telegram.mode} Telegram, ${scope}`, '', formatTable(['', 'value'], rows, { alignRight: [1] })];
+  const methods = Object.entries(result.calls).sort(([, a], [, b]) => b - a);
+  if (methods.length > 0) {
+    lines.push('', formatTable(['Telegram method', 'calls', 'per task'], methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)])));
+  }
+  const errors = Object.entries(result.errors);
+  if (errors.length > 0) lines.push('', formatTable(['failed with', 'tasks'], errors));
+  return lines.join('\n');
+}
+
+/** The main job: the configured fleet runs the workload's tasks on worker threads. Returns the exit code. */
+export async function runCommand(options: RunCommandOptions): Promise<number> {
+  const { config } = options;
+  const logger = createLogger({ level: config.logging.level });
+  const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache });
+  const metrics = config.metrics.sqlite === '' ? null : logCacheMetrics(runtime.reporter, { path: config.metrics.sqlite, logger });
+  const fleetMetrics = config.metrics.prometheusPort > 0 ? new FleetMetrics(runtime, { logger }) : null;
+  const prometheus = fleetMetrics === null ? null : await startMetricsServer(fleetMetrics, { port: config.metrics.prometheusPort, host: config.metrics.prometheusHost });
+  if (prometheus !== null) logger.info({ url: prometheus.url }, 'serving Prometheus metrics');
+
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signalled = signal;
+    logger.warn({ signal }, 'stopping: queued tasks are dropped, running ones get the grace period');
+    void runtime.shutdown();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const accounts = runtime.accounts;
+    const universe = runtime.simulator === undefined ? configuredUniverse(config.workload) : simulatedUniverse(runtime.simulator.world, config.workload, accounts);
+    const workload = generateWorkload(config.workload, accounts, universe);
+    const bar = progressBar(config.workload.task, workload.length, options.progress);
+    const result = await runWorkload(runtime, workload, { task: config.workload.task, onProgress: (progress) => bar.update(progress) });
+    bar.stop();
+    process.stdout.write(options.json ? `${JSON.stringify({ ...result, records: undefined }, null, 2)}\n` : `${renderSummary(config, result, options.cache)}\n`);
+    if (signalled !== null) return signalled === 'SIGINT' ? 130 : 143;
+    return result.failed > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await runtime.shutdown();
+    metrics?.close();
+    fleetMetrics?.close();
+    await prometheus?.close();
+  }
+}

@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { METRICS_SCHEMA_VERSION, TASK_METRICS_TABLE } from './metrics-store.js';
+
+export const METRICS_GROUPS = ['scope', 'account', 'hour'] as const;
+export type MetricsGroupBy = (typeof METRICS_GROUPS)[number];
+
+/** Hours are UTC, so summaries from hosts in different zones line up. */
+const GROUP_EXPRESSIONS: Record<MetricsGroupBy, string> = {
+  scope: 'scope',
+  account: 'account',
+  hour: `strftime('%Y-%m-%d %H:00', recorded_at / 1000, 'unixepoch')`,
+};
+
+const GROUP_HEADINGS: Record<MetricsGroupBy, string> = { scope: 'scope', account: 'account', hour: 'hour (UTC)' };
+
+export interface MetricsSummaryRow {
+  group: string;
+  tasks: number;
+  errors: number;
+  hits: number;
+  misses: number;
+  /** Entity lookups that went through the cache: hits plus misses. */
+  lookups: number;
+  /** Hits over lookups; null when there were no lookups. */
+  hitRate: number | null;
+  /** Every hit is a Telegram call the task did not have to make. */
+  callsSaved: number;
+  /** Null when no task in the group had its Telegram calls counted. */
+  telegramCalls: number | null;
+}
+
+export interface MetricsSummary {
+  path: string;
+  groupBy: MetricsGroupBy;
+  rows: MetricsSummaryRow[];
+  total: MetricsSummaryRow;
+}
+
+/** The file is missing or is not a tgfleet metrics file: the message says which and what to do. */
+export class MetricsFileError extends Error {
+  override readonly name = 'MetricsFileError';
+}
+
+interface GroupTotals {
+  group: string;
+  tasks: number;
+  errors: number;
+  hits: number;
+  misses: number;
+  telegramCalls: number | null;
+}
+
+function toRow(totals: GroupTotals): MetricsSummaryRow {
+  const lookups = totals.hits + totals.misses;
+  return { ...totals, lookups, hitRate: lookups === 0 ? null : totals.hits / lookups, callsSaved: totals.hits };
+}
+
+function addTotals(a: GroupTotals, b: GroupTotals): GroupTotals {
+  return {
+    group: a.group,
+    tasks: a.tasks + b.tasks,
+    errors: a.errors + b.errors,
+    hits: a.hits + b.hits,
+    misses: a.misses + b.misses,
+    telegramCalls: a.telegramCalls === null && b.telegramCalls === null ? null : (a.telegramCalls ?? 0) + (b.telegramCalls ?? 0),
+  };
+}
+
+function readGroups(path: string, groupBy: MetricsGroupBy): GroupTotals[] {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version === 0) return [];
+    if (version > METRICS_SCHEMA_VERSION) {
+      throw new MetricsFileError(`${path} holds metrics schema version ${version}, newer than this tgfleet reads (${METRICS_SCHEMA_VERSION}); upgrade tgfleet`);
+    }
+    return db
+      .prepare<[], GroupTotals>(
+        `SELECT ${GROUP_EXPRESSIONS[groupBy]} AS "group", COUNT(*) AS tasks, SUM(outcome = 'error') AS errors,
+           SUM(hits) AS hits, SUM(misses) AS misses, SUM(telegram_calls) AS telegramCalls
+         FROM ${TASK_METRICS_TABLE} GROUP BY 1 ORDER BY 1`,
+      )
+      .all();
+  } finally {
+    db.close();
+  }
+}
+
+/** Hit rate, lookups and calls saved per scope, account or hour, for `tgfleet metrics`. */
+export function summarizeMetrics(path: string, options: { groupBy?: MetricsGroupBy } = {}): MetricsSummary {
+  const groupBy = options.groupBy ?? 'scope';
+  if (!existsSync(path)) {
+    throw new MetricsFileError(`no metrics file at ${path}: \`tgfleet run\` writes one to metrics.sqlite in the config; run some tasks first or pass the file's path`);
+  }
+  let groups: GroupTotals[];
+  try {
+    groups = readGroups(path, groupBy);
+  } catch (error) {
+    if (error instanceof MetricsFileError) throw error;
+    throw new MetricsFileError(`${path} is not a readable tgfleet metrics file: ${(error as Error).message}`);
+  }
+  const empty: GroupTotals = { group: 'total', tasks: 0, errors: 0, hits: 0, misses: 0, telegramCalls: null };
+  return { path, groupBy, rows: groups.map(toRow), total: toRow(groups.reduce(addTotals, empty)) };
+}
+
+const percent = (rate: number | null): string => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
+const count = (value: number | null): string => (value === null ? '-' : String(value));
+
+/** A plain-text table with a total line; an empty file gets a sentence instead of an empty table. */
+export function renderMetricsSummary(summary: MetricsSummary): string {
+  if (summary.rows.length === 0) {
+    return `No task metrics in ${summary.path} yet: it fills as \`tgfleet run\` finishes tasks.\n`;
+  }
+  const header = [GROUP_HEADINGS[summary.groupBy], 'tasks', 'errors', 'lookups', 'hits', 'misses', 'hit rate', 'calls saved', 'telegram calls'];
+  const cells = [...summary.rows, summary.total].map((row) => [
+    row.group,
+    count(row.tasks),
+    count(row.errors),
+    count(row.lookups),
+    count(row.hits),
+    count(row.misses),
+    percent(row.hitRate),
+    count(row.callsSaved),
+    count(row.telegramCalls),
+  ]);
+  const widths = header.map((heading, column) => Math.max(heading.length, ...cells.map((line) => line[column]?.length ?? 0)));
+  const format = (line: string[]): string =>
+    line
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  const body = cells.map(format);
+  const totalLine = body.pop() ?? '';
+  return [`Task cache metrics by ${summary.groupBy} (${summary.path})`, format(header), rule, ...body, rule, totalLine, ''].join('\n');
+}
