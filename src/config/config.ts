@@ -26,6 +26,8 @@ export interface RuntimeConfig {
   /** Worker threads in the pool; 0 means one per core. */
   workers: number;
   perAccountConcurrency: number;
+  /** Tasks one worker interleaves; account tasks mostly wait on Telegram. */
+  tasksPerWorker: number;
   maxQueue: number;
   shutdownGraceMs: number;
   /** 0 means no limit. */
@@ -145,6 +147,7 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
     runtime: {
       workers: runtime.workers,
       perAccountConcurrency: runtime.per_account_concurrency,
+      tasksPerWorker: runtime.tasks_per_worker,
       maxQueue: runtime.max_queue,
       shutdownGraceMs: ms(runtime.shutdown_grace),
       taskTimeoutMs: ms(runtime.task_timeout),

@@ -46,6 +46,7 @@ export const configSchema = z.object({
     .object({
       workers: nonNegativeInt.default(0),
       per_account_concurrency: positiveInt.default(1),
+      tasks_per_worker: positiveInt.default(8),
       max_queue: positiveInt.default(10_000),
       shutdown_grace: seconds.default(10),
       task_timeout: seconds.default(0),

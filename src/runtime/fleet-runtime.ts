@@ -26,8 +26,6 @@ export interface FleetRuntimeOptions {
    * today, kept so that benchmarks can measure what the cache saves.
    */
   entityCache?: boolean;
-  /** Tasks one worker interleaves; they mostly wait on Telegram. */
-  tasksPerWorker?: number;
 }
 
 export interface RunOptions<Args = unknown> {
@@ -128,7 +126,7 @@ export class FleetRuntime {
     const fleet = await resolveAccounts(config);
     const pool = new AccountPool({
       threads: config.runtime.workers,
-      tasksPerWorker: options.tasksPerWorker ?? 8,
+      tasksPerWorker: config.runtime.tasksPerWorker,
       maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
     });
     try {

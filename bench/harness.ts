@@ -1,0 +1,202 @@
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measure } from 'mitata';
+
+/**
+ * Shared benchmark harness: every benchmark of this repository compares a subject (ours) with a
+ * peer (the thing it wraps or replaces) in the same process and the same run, so the ratio is
+ * meaningful even on a noisy machine where absolute times are not.
+ */
+
+/** What one benchmark times. Built fresh by `setup` so no case inherits another's state. */
+export interface BenchTarget {
+  /** One operation; may return a promise, which is awaited and timed. */
+  run: () => unknown;
+  /** Releases what setup started (worker pools, ports, connections). */
+  teardown?: () => unknown;
+}
+
+export interface BenchCase {
+  /** Label of the implementation, e.g. "TelegramCache" or "lru-cache@11". */
+  label: string;
+  setup: () => BenchTarget | Promise<BenchTarget>;
+}
+
+export interface BenchPair {
+  name: string;
+  subject: BenchCase;
+  peer: BenchCase;
+}
+
+export interface BenchSuite {
+  /** File name of the JSON record (`bench/out/<name>.json`) and the table's title. */
+  name: string;
+  /** How subject and peer were configured so that they are comparable; copied into the record. */
+  notes: Record<string, string | number | boolean>;
+  pairs: BenchPair[];
+}
+
+export type Statistic = 'p50' | 'avg';
+
+export interface BenchOptions {
+  /** Run each case very briefly: for smoke tests, never for numbers. Defaults to BENCH_QUICK=1. */
+  quick?: boolean;
+  /** Which time the ratio compares; the median by default, being the least disturbed by GC pauses. */
+  statistic?: Statistic;
+  /** Where the JSON record goes; `bench/out` of the repository by default. */
+  outDir?: string;
+  /** Where the table goes; standard output by default. */
+  print?: (line: string) => void;
+}
+
+/** Nanoseconds per operation. */
+export interface CaseResult {
+  label: string;
+  p50: number;
+  avg: number;
+  p99: number;
+  min: number;
+  max: number;
+  samples: number;
+  /** Operations timed in all; much more than `samples` when mitata timed them in batches. */
+  calls: number;
+}
+
+export interface PairResult {
+  name: string;
+  subject: CaseResult;
+  peer: CaseResult;
+  /** subject / peer of the chosen statistic: below 1 means the subject is faster. */
+  ratio: number;
+}
+
+export interface BenchRecord {
+  name: string;
+  date: string;
+  machine: { cpuModel: string; cpuCount: number; node: string; platform: string; arch: string };
+  quick: boolean;
+  statistic: Statistic;
+  unit: 'ns/op';
+  notes: BenchSuite['notes'];
+  pairs: PairResult[];
+}
+
+export interface BenchRun {
+  record: BenchRecord;
+  /** Path of the JSON record written. */
+  file: string;
+}
+
+export function quickFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['BENCH_QUICK'] === '1';
+}
+
+/**
+ * Enough samples to exercise every code path and produce finite numbers in a few milliseconds per
+ * case. Forcing a GC between cases is skipped too: without --expose-gc mitata does it by
+ * allocating a gigabyte.
+ */
+const QUICK_MEASURE = { min_cpu_time: 5e6, min_samples: 4, warmup_samples: 1, batch_samples: 256, gc: false } as const;
+const WARM_UP_MS = 100;
+
+/**
+ * mitata decides from its first two calls whether to time calls in batches. A cold first call
+ * (lazy compilation, first-use initialisation) can make it time a fast operation one call at a
+ * time, adding the clock's own cost to every sample of that side only; warming up first keeps
+ * subject and peer measured the same way.
+ */
+async function warmUp(run: () => unknown, budgetMs: number): Promise<void> {
+  const end = performance.now() + budgetMs;
+  do await run();
+  while (performance.now() < end);
+}
+
+async function measureCase(benchCase: BenchCase, quick: boolean): Promise<CaseResult> {
+  const target = await benchCase.setup();
+  try {
+    await warmUp(target.run, quick ? 1 : WARM_UP_MS);
+    const stats = await measure(target.run, quick ? { ...QUICK_MEASURE } : {});
+    return {
+      label: benchCase.label,
+      p50: stats.p50,
+      avg: stats.avg,
+      p99: stats.p99,
+      min: stats.min,
+      max: stats.max,
+      samples: stats.samples.length,
+      calls: stats.ticks,
+    };
+  } finally {
+    await target.teardown?.();
+  }
+}
+
+/** The repository root, found from this module's location whether it runs from bench/ or dist/bench/. */
+export function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root (no package.json above the bench harness)');
+    dir = parent;
+  }
+  return dir;
+}
+
+const formatNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+
+/** A fixed-width table of the pairs: time per operation of each side and the ratio. */
+export function formatTable(record: BenchRecord): string {
+  const first = record.pairs[0];
+  const header = [`${record.statistic} per op`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
+  const rows = record.pairs.map((p) => [p.name, formatNs(p.subject[record.statistic]), formatNs(p.peer[record.statistic]), `${p.ratio.toFixed(2)}x`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const title = `${record.name}${record.quick ? ' (quick mode: not for comparison)' : ''} — ${record.machine.cpuModel} x${record.machine.cpuCount}, Node ${record.machine.node}`;
+  return [title, line(header), ...rows.map(line)].join('\n');
+}
+
+/**
+ * Times every pair (subject, then its peer, pair after pair, so slow drift affects both sides
+ * alike), prints the table and writes the JSON record.
+ */
+export async function runPairs(suite: BenchSuite, options: BenchOptions = {}): Promise<BenchRun> {
+  const quick = options.quick ?? quickFromEnv();
+  const statistic = options.statistic ?? 'p50';
+  const pairs: PairResult[] = [];
+  for (const pair of suite.pairs) {
+    const subject = await measureCase(pair.subject, quick);
+    const peer = await measureCase(pair.peer, quick);
+    pairs.push({ name: pair.name, subject, peer, ratio: subject[statistic] / peer[statistic] });
+  }
+  const cpuList = cpus();
+  const record: BenchRecord = {
+    name: suite.name,
+    date: new Date().toISOString(),
+    machine: { cpuModel: cpuList[0]?.model.trim() ?? 'unknown', cpuCount: cpuList.length, node: process.version, platform: process.platform, arch: process.arch },
+    quick,
+    statistic,
+    unit: 'ns/op',
+    notes: suite.notes,
+    pairs,
+  };
+  const outDir = options.outDir ?? join(repositoryRoot(), 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${suite.name}.json`);
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  (options.print ?? console.log)(formatTable(record));
+  return { record, file };
+}
+
+/** Whether the module with this `import.meta.url` was started directly (`tsx bench/x.ts`, `node dist/bench/x.js`) rather than imported. */
+export function isMain(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(resolve(entry)) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    // An entry that is not a file (`node -e`, a REPL) cannot be this module.
+    return false;
+  }
+}

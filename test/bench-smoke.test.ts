@@ -1,0 +1,29 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import type { BenchRecord } from '../bench/harness.js';
+import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
+
+const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
+
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+// Only that the benchmark runs end to end and records what it should: timings in a test are noise.
+test('the cache benchmark runs in quick mode and records every pair with a finite ratio', async () => {
+  const printed: string[] = [];
+  const { file } = await runTelegramCacheBench({ quick: true, outDir, print: (line) => printed.push(line) });
+  expect(file).toBe(join(outDir, 'telegram-cache.json'));
+
+  const record = JSON.parse(readFileSync(file, 'utf8')) as BenchRecord;
+  expect(record).toMatchObject({ name: 'telegram-cache', quick: true, statistic: 'p50', unit: 'ns/op', machine: { node: process.version } });
+  expect(record.machine.cpuCount).toBeGreaterThan(0);
+  expect(Number.isNaN(Date.parse(record.date))).toBe(false);
+  expect(record.pairs.map((p) => p.name)).toEqual(['get hit', 'get miss', 'set insert, evicting at capacity', 'set overwrite']);
+  for (const pair of record.pairs) {
+    expect([pair.subject.label, pair.peer.label]).toEqual(['TelegramCache', 'lru-cache@11']);
+    expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
+    expect(pair.ratio).toBeCloseTo(pair.subject.p50 / pair.peer.p50, 10);
+  }
+  expect(printed.join('\n')).toContain('set overwrite');
+});

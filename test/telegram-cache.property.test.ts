@@ -1,0 +1,284 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { TelegramCache, type AccountCacheStats, type EvictionReason } from '../src/cache/telegram-cache.js';
+
+const ACCOUNTS = ['+10000000001', '+10000000002', '+10000000003', '+10000000004', '+10000000005'] as const;
+const KEYS = ['k0', 'k1', 'k2', 'k3'] as const;
+const DEFAULT_TTL_MS = 30;
+/** Times move in coarse ticks so that reads land exactly on an expiry instant often. */
+const TICK_MS = 5;
+const ticks = (max: number) => fc.integer({ min: 1, max }).map((n) => n * TICK_MS);
+
+type Op =
+  | { kind: 'set'; account: string; key: string; ttlMs: number | undefined }
+  | { kind: 'get'; account: string; key: string }
+  | { kind: 'has'; account: string; key: string }
+  | { kind: 'delete'; account: string; key: string }
+  | { kind: 'invalidateAccount'; account: string }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'removeExpired' }
+  | { kind: 'clear' };
+
+const account = fc.constantFrom(...ACCOUNTS);
+const key = fc.constantFrom(...KEYS);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('set' as const), account, key, ttlMs: fc.option(fc.oneof(fc.constant(0), ticks(12)), { nil: undefined }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('get' as const), account, key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('has' as const), account, key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), account, key }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidateAccount' as const), account }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.constant(0), ticks(8)) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeExpired' as const) }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
+);
+
+/** Every value names the account that stored it, so a read can prove whose entry it got. */
+interface Value {
+  account: string;
+  key: string;
+  version: number;
+}
+
+interface ModelEntry {
+  account: string;
+  key: string;
+  value: Value;
+  expiresAt: number;
+}
+
+type Eviction = [account: string, key: string, reason: EvictionReason];
+
+const emptyStats = (): AccountCacheStats => ({
+  hits: 0,
+  misses: 0,
+  sets: 0,
+  invalidations: 0,
+  evictions: { capacity: 0, accountCap: 0, expired: 0 },
+  size: 0,
+});
+
+/**
+ * The cache's rules written as plainly as possible: one array in recency order (oldest first).
+ * An account's own recency order is its entries' order in that array, because every touch moves
+ * an entry to the newest end of both lists at once.
+ */
+class Model {
+  entries: ModelEntry[] = [];
+  stats = new Map<string, AccountCacheStats>();
+  evictions: Eviction[] = [];
+  now = 0;
+
+  constructor(
+    readonly maxSize: number,
+    readonly perAccountMax: number,
+  ) {}
+
+  private statsOf(account: string): AccountCacheStats {
+    let stats = this.stats.get(account);
+    if (stats === undefined) {
+      stats = emptyStats();
+      this.stats.set(account, stats);
+    }
+    return stats;
+  }
+
+  private indexOf(account: string, key: string): number {
+    return this.entries.findIndex((e) => e.account === account && e.key === key);
+  }
+
+  private evictAt(index: number, reason: EvictionReason): void {
+    const [entry] = this.entries.splice(index, 1);
+    if (entry === undefined) throw new Error('model: no entry to evict');
+    const why = entry.expiresAt <= this.now ? 'expired' : reason;
+    this.statsOf(entry.account).evictions[why]++;
+    this.evictions.push([entry.account, entry.key, why]);
+  }
+
+  accountSize(account: string): number {
+    return this.entries.filter((e) => e.account === account).length;
+  }
+
+  live(account: string, key: string): ModelEntry | undefined {
+    const entry = this.entries[this.indexOf(account, key)];
+    return entry !== undefined && entry.expiresAt > this.now ? entry : undefined;
+  }
+
+  set(account: string, key: string, value: Value, ttlMs: number | undefined): void {
+    const ttl = ttlMs ?? DEFAULT_TTL_MS;
+    const expiresAt = ttl === 0 ? Infinity : this.now + ttl;
+    this.statsOf(account).sets++;
+    const index = this.indexOf(account, key);
+    if (index >= 0) this.entries.splice(index, 1);
+    else {
+      if (this.accountSize(account) >= this.perAccountMax) this.evictAt(this.entries.findIndex((e) => e.account === account), 'accountCap');
+      if (this.entries.length >= this.maxSize) this.evictAt(0, 'capacity');
+    }
+    this.entries.push({ account, key, value, expiresAt });
+  }
+
+  get(account: string, key: string): Value | undefined {
+    const stats = this.statsOf(account);
+    const index = this.indexOf(account, key);
+    const entry = this.entries[index];
+    if (entry === undefined || entry.expiresAt <= this.now) {
+      if (entry !== undefined) this.evictAt(index, 'expired');
+      stats.misses++;
+      return undefined;
+    }
+    this.entries.splice(index, 1);
+    this.entries.push(entry);
+    stats.hits++;
+    return entry.value;
+  }
+
+  delete(account: string, key: string): boolean {
+    const index = this.indexOf(account, key);
+    if (index < 0) return false;
+    this.entries.splice(index, 1);
+    this.statsOf(account).invalidations++;
+    return true;
+  }
+
+  invalidateAccount(account: string): number {
+    const dropped = this.accountSize(account);
+    this.entries = this.entries.filter((e) => e.account !== account);
+    if (dropped > 0) this.statsOf(account).invalidations += dropped;
+    return dropped;
+  }
+
+  removeExpired(): number {
+    let removed = 0;
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      if ((this.entries[i]?.expiresAt ?? Infinity) <= this.now) {
+        this.evictAt(i, 'expired');
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.stats.clear();
+  }
+
+  accountStats(account: string): AccountCacheStats {
+    return { ...(this.stats.get(account) ?? emptyStats()), size: this.accountSize(account) };
+  }
+}
+
+/** Applies one operation to both and checks that whatever the operation returns agrees. */
+function step(cache: TelegramCache<Value>, model: Model, operation: Op, version: number): void {
+  switch (operation.kind) {
+    case 'set': {
+      const value = { account: operation.account, key: operation.key, version };
+      cache.set(operation.account, operation.key, value, operation.ttlMs);
+      model.set(operation.account, operation.key, value, operation.ttlMs);
+      return;
+    }
+    case 'get': {
+      const got = cache.get(operation.account, operation.key);
+      if (got !== undefined) expect(got.account, 'a value read across accounts').toBe(operation.account);
+      expect(got).toEqual(model.get(operation.account, operation.key));
+      return;
+    }
+    case 'has':
+      expect(cache.has(operation.account, operation.key)).toBe(model.live(operation.account, operation.key) !== undefined);
+      return;
+    case 'delete':
+      expect(cache.delete(operation.account, operation.key)).toBe(model.delete(operation.account, operation.key));
+      return;
+    case 'invalidateAccount':
+      expect(cache.invalidateAccount(operation.account)).toBe(model.invalidateAccount(operation.account));
+      return;
+    case 'advance':
+      model.now += operation.ms;
+      return;
+    case 'removeExpired':
+      // Sweep order is not part of the contract, so evictions are compared regardless of order.
+      expect(cache.removeExpired()).toBe(model.removeExpired());
+      return;
+    case 'clear':
+      cache.clear();
+      model.clear();
+      return;
+  }
+}
+
+const sorted = (evictions: Eviction[]) => evictions.map((e) => e.join('|')).sort();
+
+type Totals = Omit<AccountCacheStats, 'size'>;
+
+function totals(perAccount: AccountCacheStats[]): Totals {
+  const sum = (pick: (s: AccountCacheStats) => number) => perAccount.reduce((n, s) => n + pick(s), 0);
+  return {
+    hits: sum((s) => s.hits),
+    misses: sum((s) => s.misses),
+    sets: sum((s) => s.sets),
+    invalidations: sum((s) => s.invalidations),
+    evictions: { capacity: sum((s) => s.evictions.capacity), accountCap: sum((s) => s.evictions.accountCap), expired: sum((s) => s.evictions.expired) },
+  };
+}
+
+/** Everything observable without changing the cache, gathered into one value so a step costs one comparison. */
+function observe(cache: TelegramCache<Value>) {
+  const stats = cache.stats();
+  const { hits, misses, sets, invalidations, evictions } = stats;
+  return {
+    size: cache.size,
+    statsSize: stats.size,
+    totals: { hits, misses, sets, invalidations, evictions },
+    accounts: ACCOUNTS.map((a) => ({
+      size: cache.accountSize(a),
+      statsSize: stats.accounts[a]?.size ?? 0,
+      stats: cache.accountStats(a),
+      warm: cache.isWarm(a),
+      live: KEYS.filter((k) => cache.has(a, k)),
+    })),
+  };
+}
+
+function predict(model: Model): ReturnType<typeof observe> {
+  const accountStats = ACCOUNTS.map((a) => model.accountStats(a));
+  return {
+    size: model.entries.length,
+    statsSize: model.entries.length,
+    totals: totals(accountStats),
+    accounts: ACCOUNTS.map((a, i) => {
+      const live = KEYS.filter((k) => model.live(a, k) !== undefined);
+      const stats = accountStats[i] ?? emptyStats();
+      return { size: stats.size, statsSize: stats.size, stats, warm: live.length > 0, live };
+    }),
+  };
+}
+
+function checkState(cache: TelegramCache<Value>, model: Model): void {
+  const observed = observe(cache);
+  expect(observed.size).toBeLessThanOrEqual(cache.maxSize);
+  for (const { size } of observed.accounts) expect(size).toBeLessThanOrEqual(model.perAccountMax);
+  expect(observed).toEqual(predict(model));
+}
+
+describe('TelegramCache against a reference model', () => {
+  test('random operation sequences over many accounts keep isolation, LRU order, caps, expiry and counts exact', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 150, size: 'max' }), (maxSize, perAccountMax, ops) => {
+        const model = new Model(maxSize, perAccountMax);
+        const evictions: Eviction[] = [];
+        const cache = new TelegramCache<Value>({
+          maxSize,
+          perAccountMaxEntries: perAccountMax,
+          defaultTtlMs: DEFAULT_TTL_MS,
+          clock: () => model.now,
+          onEvict: (a, k, reason) => evictions.push([a, k, reason]),
+        });
+        ops.forEach((operation, version) => {
+          step(cache, model, operation, version);
+          expect(sorted(evictions.splice(0))).toEqual(sorted(model.evictions.splice(0)));
+          checkState(cache, model);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
