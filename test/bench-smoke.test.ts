@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import type { BenchRecord } from '../bench/harness.js';
+import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
@@ -26,4 +27,23 @@ test('the cache benchmark runs in quick mode and records every pair with a finit
     expect(pair.ratio).toBeCloseTo(pair.subject.p50 / pair.peer.p50, 10);
   }
   expect(printed.join('\n')).toContain('set overwrite');
+});
+
+test('the runtime benchmark runs in quick mode against its raw baselines and records finite ratios', async () => {
+  const runs = await runRuntimeBench({ quick: true, outDir, print: () => undefined });
+
+  const records = runs.map(({ file }) => JSON.parse(readFileSync(file, 'utf8')) as BenchRecord);
+  expect(records.map((record) => [record.name, record.quick])).toEqual([
+    ['runtime-task', true],
+    ['runtime-channel', true],
+  ]);
+  expect(records[0]?.notes).toMatchObject({ threads: expect.any(Number), atomics: 'disabled' });
+  expect(records.flatMap((record) => record.pairs.map((p) => [p.subject.label, p.peer.label]))).toEqual([
+    ['FleetRuntime', 'Piscina'],
+    ['cache channel', 'MessagePort'],
+    ['cache channel', 'MessagePort'],
+  ]);
+  for (const pair of records.flatMap((record) => record.pairs)) {
+    expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
+  }
 });

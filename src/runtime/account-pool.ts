@@ -87,8 +87,11 @@ export class AccountPool {
       const worker = live.find((candidate) => candidate.id === current);
       // The account's worker is alive: wait for it rather than move the account off its client.
       if (worker !== undefined) return worker.currentUsage < this.tasksPerWorker ? worker : null;
+      // Its worker died. Piscina is starting a replacement: wait for it, or every orphaned account
+      // would pile onto the surviving workers and stay there.
+      if (live.length < this.threads) return null;
       this.workerOf.delete(account);
-      this.accountsOn.set(current, (this.accountsOn.get(current) ?? 1) - 1);
+      this.accountsOn.delete(current);
     }
     const chosen = live
       .filter((worker) => worker.currentUsage < this.tasksPerWorker)

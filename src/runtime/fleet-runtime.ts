@@ -12,7 +12,7 @@ import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import { FloodControl } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
-import { Scheduler } from './scheduler.js';
+import { RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface FleetRuntimeOptions {
@@ -79,6 +79,8 @@ export class FleetRuntime {
   private readonly inFlight = new Set<string>();
   private taskCounter = 0;
   private closing: Promise<void> | null = null;
+  /** Set once shutdown stops the workers: a run the pool ends after that was cut short, its worker did not crash. */
+  private destroyingPool = false;
   private readonly signalHandler: (() => void) | null;
 
   private constructor(
@@ -173,7 +175,7 @@ export class FleetRuntime {
    * name, message and Telegram fields (code, errorMessage, seconds).
    */
   run<Result = unknown, Args = unknown>(options: RunOptions<Args>): Promise<Result> {
-    if (this.closing !== null) return Promise.reject(new Error('the runtime is shutting down and accepts no new tasks'));
+    if (this.closing !== null) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
     const account = this.fleet.accounts.find((candidate) => candidate.phone === options.account);
     if (account === undefined) {
       const known = this.accounts.slice(0, 5).join(', ') + (this.accounts.length > 5 ? ', …' : '');
@@ -218,6 +220,7 @@ export class FleetRuntime {
       }
     }
     this.registry.shutdown();
+    this.destroyingPool = true;
     await this.pool.destroy();
     await this.fleet.close();
     this.reporter.removeAllListeners();
@@ -285,13 +288,17 @@ export class FleetRuntime {
     };
 
     let outcome: TaskOutcome;
+    // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
+    let lost: Error | null = null;
     try {
       outcome = await this.pool.run(payload, phone);
     } catch (error) {
-      outcome = {
-        ok: false,
-        error: serializeError(new WorkerCrashedError(`the worker running task ${taskId} (${options.task}) of account ${phone} died: ${(error as Error).message}`)),
-      };
+      lost = this.destroyingPool
+        ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
+        : (error as Error).name === 'DataCloneError'
+          ? new TypeError(`task ${taskId} (${options.task}): its arguments and its result must be plain data that can cross threads: ${(error as Error).message}`)
+          : new WorkerCrashedError(`the worker running task ${taskId} (${options.task}) of account ${phone} died: ${(error as Error).message}`);
+      outcome = { ok: false, error: serializeError(lost) };
     } finally {
       stopTimers();
       channel.close();
@@ -309,7 +316,7 @@ export class FleetRuntime {
     const { error } = outcome;
     if (error.code === 420 && typeof error.seconds === 'number') this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
-    throw new RemoteTaskError(error);
+    throw lost ?? new RemoteTaskError(error);
   }
 
   /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */

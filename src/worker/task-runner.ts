@@ -16,6 +16,19 @@ function workerLogger(level: string): Logger {
   return logger;
 }
 
+/**
+ * A result that cannot be cloned would make Piscina throw inside the worker and take down every
+ * other task on it, so it is checked here and turned into the task's own error.
+ */
+function crossable(value: unknown): unknown {
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new TypeError(`the task's result must be plain data that can cross threads (no functions, class instances with methods or sockets): ${(error as Error).message}`);
+  }
+  return value;
+}
+
 async function loadTask(moduleUrl: string): Promise<TaskFunction> {
   const module = (await import(moduleUrl)) as { default?: unknown };
   if (typeof module.default !== 'function') {
@@ -45,7 +58,7 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
       signal: channel.signal,
     });
     await channel.flush();
-    return { ok: true, value };
+    return { ok: true, value: crossable(value) };
   } catch (error) {
     await channel.flush();
     return { ok: false, error: serializeError(error) };

@@ -3,11 +3,11 @@ import { Logger, LogLevel } from 'telegram/extensions/Logger.js';
 import { StringSession } from 'telegram/sessions/index.js';
 import type { AccountCache } from '../channel/channel-client.js';
 import type { AccountCredentials, TaskPayload } from '../channel/protocol.js';
+import { CachedTelegramClient, type TaskClient } from '../telegram/cached-client.js';
 import { createSimulatedClient } from '../telegram/simulated/simulated-sender.js';
 import { portTransport } from '../telegram/simulated/transport.js';
 
-/** What a task gets as `client`. */
-export type TaskClient = TelegramClient;
+export type { TaskClient };
 
 /**
  * One GramJS client per account per worker, connected on the account's first task and reused by
@@ -46,8 +46,13 @@ function accountClient(payload: TaskPayload, cache: AccountCache): Promise<Teleg
   return client;
 }
 
+/**
+ * The account's shared client, seen through the task's own cache channel; or, with the entity
+ * cache off, the bare GramJS client, which is what the benchmarks compare against.
+ */
 export async function clientForTask(payload: TaskPayload, cache: AccountCache): Promise<TaskClient> {
-  return accountClient(payload, cache);
+  const client = await accountClient(payload, cache);
+  return payload.telegram.entityCache ? new CachedTelegramClient(client, cache, payload.telegram) : client;
 }
 
 /** Disconnects every client of this worker, when the worker is being stopped. */
