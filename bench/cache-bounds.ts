@@ -17,7 +17,7 @@ function id(lookup: TraceLookup): string {
  * Which lookups a cache that never evicts would answer. The run is shorter than any TTL, so there
  * are no expiry refreshes to count. One flag per lookup, so callers can plot the bound over time.
  */
-export function unboundedHits(trace: readonly TraceLookup[]): boolean[] {
+export function firstLookupHits(trace: readonly TraceLookup[]): boolean[] {
   const seen = new Set<string>();
   return trace.map((lookup) => {
     const key = id(lookup);

@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import type { BenchRecord } from '../bench/harness.js';
+import { runHitRateBenchmark } from '../bench/hit-rate.js';
+import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
+import { defaultConfig } from '../src/config/config.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
 
@@ -46,4 +49,46 @@ test('the runtime benchmark runs in quick mode against its raw baselines and rec
   for (const pair of records.flatMap((record) => record.pairs)) {
     expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
   }
+});
+
+test('the Redis benchmark runs in quick mode, or says clearly why it skipped', async () => {
+  const printed: string[] = [];
+  const result = await runRedisBench({ quick: true, outDir, print: (line) => printed.push(line) });
+  if ('skipped' in result) {
+    expect(result.skipped).toMatch(/Redis/);
+    expect(printed).toContain(result.skipped);
+    return;
+  }
+  const record = JSON.parse(readFileSync(result.file, 'utf8')) as BenchRecord;
+  expect(record.pairs.map((p) => [p.subject.label, p.peer.label])).toEqual([
+    ['tgfleet channel', 'Redis (ioredis, loopback)'],
+    ['tgfleet channel', 'Redis (ioredis, loopback)'],
+  ]);
+  for (const pair of record.pairs) expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
+});
+
+test('the hit-rate benchmark runs every variant and bound and writes its table, JSON and chart', async () => {
+  const config = defaultConfig();
+  config.logging.level = 'silent';
+  config.runtime.workers = 2;
+  config.telegram.simulated.accounts = 3;
+  config.workload.publicPeers = 40;
+  const report = await runHitRateBenchmark({ config, quick: true, outDir });
+
+  expect(report.variants.map((v) => v.name)).toEqual(['bare GramJS', 'task scope', 'process scope', 'unbounded cache', 'process scope, 25% size']);
+  expect(report.bounds.map((b) => b.name)).toEqual(['first-lookup bound', 'Belady, quarter size']);
+  expect(report.workingSetEntries).toBeGreaterThanOrEqual(report.workingSet);
+  expect(report.smallCacheSize).toBe(Math.ceil(report.workingSetEntries / 4));
+  const byName = new Map(report.variants.map((v) => [v.name, v]));
+  // What the benchmark exists to show: the bare client never hits, a process cache does.
+  expect(byName.get('bare GramJS')?.hitRate).toBe(0);
+  expect(byName.get('process scope')?.hitRate).toBeGreaterThan(0);
+  for (const variant of report.variants) {
+    expect(variant.tasks).toBe(3 * report.tasksPerAccount);
+    expect(variant.hitRateByRound).toHaveLength(report.tasksPerAccount);
+    expect(variant.foreignHashRejections).toBe(0);
+  }
+  expect(readFileSync(join(outDir, 'hit-rate.md'), 'utf8')).toContain('| process scope');
+  expect(JSON.parse(readFileSync(join(outDir, 'hit-rate.json'), 'utf8'))).toMatchObject({ workingSet: report.workingSet });
+  expect(readFileSync(join(outDir, 'hit-rate.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
 });

@@ -37,7 +37,7 @@ const DEFAULT_CACHE: CacheConfig = {
   processMaxSize: 2000,
   cleanupIntervalMs: 60_000,
   perAccountMaxEntries: 400,
-  entityTtlMs: 3_600_000,
+  entityTtlMs: 86_400_000,
   usernameTtlMs: 28_800_000,
   negativeTtlMs: 300_000,
   leaseTimeoutMs: 30_000,

@@ -27,12 +27,13 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
     ['calls per task', result.callsPerTask],
     ['FLOOD_WAITs', result.floodWaits],
     ['flood seconds', result.floodSeconds],
+    ['tasks retried after a wait', result.retries],
     ['wall time', `${(result.wallMs / 1000).toFixed(2)} s`],
     ['tasks per second', result.tasksPerSecond],
   ];
   if (config.telegram.mode === 'simulated') rows.push(['Telegram time', `${Math.round(result.telegramSeconds)} s (simulated)`]);
   if (result.foreignHashRejections !== null) rows.push(['foreign access hashes', result.foreignHashRejections]);
-  const lines = [`tgfleet run: ${config.workload.task} on ${config.telegram.mode} Telegram, ${scope}`, '', formatTable(['', 'value'], rows, { alignRight: [1] })];
+  const lines = [`tgfleet run: ${config.workload.task} on ${config.telegram.mode} Telegram, ${scope}`, '', formatTable(['metric', 'value'], rows, { alignRight: [1] })];
   const methods = Object.entries(result.calls).sort(([, a], [, b]) => b - a);
   if (methods.length > 0) {
     lines.push('', formatTable(['Telegram method', 'calls', 'per task'], methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)])));

@@ -39,6 +39,11 @@ export interface FloodConfig {
   onCooldown: 'wait' | 'fail';
   /** 0 means no limit of the runtime's own; Telegram's limits still apply. */
   resolvesPerMinute: number;
+  /**
+   * Times a task that ended in a FLOOD_WAIT is run again once the cooldown has passed. 0 by
+   * default: only tasks that are safe to repeat (reads) should be retried.
+   */
+  retries: number;
 }
 
 export interface SimulatedTelegramConfig {
@@ -153,7 +158,7 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       taskTimeoutMs: ms(runtime.task_timeout),
       maxWorkerMemoryMb: runtime.max_worker_memory_mb,
     },
-    flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute },
+    flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {
       mode: telegram.mode,
       simulated: {

@@ -37,7 +37,7 @@ export const configSchema = z.object({
         .prefault({}),
       per_account: z.object({ max_entries: positiveInt.default(400) }).prefault({}),
       ttl: z
-        .object({ entity: seconds.default(3600), username: seconds.default(8 * 3600), negative: seconds.default(300) })
+        .object({ entity: seconds.default(86_400), username: seconds.default(8 * 3600), negative: seconds.default(300) })
         .prefault({}),
       lease_timeout: z.number().positive().default(30),
     })
@@ -57,6 +57,7 @@ export const configSchema = z.object({
     .object({
       on_cooldown: z.enum(['wait', 'fail']).default('wait'),
       resolves_per_minute: nonNegativeInt.default(0),
+      retries: nonNegativeInt.default(0),
     })
     .prefault({}),
   telegram: z

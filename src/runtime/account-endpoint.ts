@@ -12,6 +12,8 @@ export interface TaskCacheCounters {
   sets: number;
   invalidations: number;
   wasInvalidated: boolean;
+  /** The task's client told the runtime about a FLOOD_WAIT, so the task's failure need not be counted again. */
+  floodReported: boolean;
 }
 
 export interface AccountEndpointServices {
@@ -27,7 +29,7 @@ export interface AccountEndpointServices {
  * not from the worker choosing keys well.
  */
 export class AccountEndpoint implements AccountCacheApi {
-  readonly counters: TaskCacheCounters = { hits: 0, misses: 0, sets: 0, invalidations: 0, wasInvalidated: false };
+  readonly counters: TaskCacheCounters = { hits: 0, misses: 0, sets: 0, invalidations: 0, wasInvalidated: false, floodReported: false };
 
   constructor(
     private readonly cache: TelegramCache,
@@ -78,6 +80,7 @@ export class AccountEndpoint implements AccountCacheApi {
   }
 
   reportFloodWait(seconds: number, method: string): void {
+    this.counters.floodReported = true;
     this.services.flood.coolDown(this.account, seconds, method);
   }
 

@@ -46,6 +46,11 @@ export class WorkerCrashedError extends Error {
   override readonly name = 'WorkerCrashedError';
 }
 
+/** Internal: the attempt ended in a FLOOD_WAIT and the task goes back to its account's queue. */
+class FloodRetry extends Error {
+  override readonly name = 'FloodRetry';
+}
+
 interface RunningTask {
   channel: ServedChannel;
   abort: (reason: string) => void;
@@ -190,9 +195,15 @@ export class FleetRuntime {
     const taskId = options.taskId ?? `t${++this.taskCounter}`;
     if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
     this.inFlight.add(taskId);
-    const job = this.scheduler
-      .submit(account.phone, () => this.execute(taskId, account, taskModule, options), options.signal)
-      .finally(() => this.inFlight.delete(taskId));
+    const attempt = (retriesLeft: number, placement: 'back' | 'front'): Promise<unknown> =>
+      this.scheduler
+        .submit(account.phone, () => this.execute(taskId, account, taskModule, options, retriesLeft), options.signal, placement)
+        .catch((error: unknown) => {
+          if (!(error instanceof FloodRetry)) throw error;
+          // Back in the account's queue, where the cooldown holds it until the wait has passed.
+          return attempt(retriesLeft - 1, 'front');
+        });
+    const job = attempt(this.config.flood.retries, 'back').finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
 
@@ -247,7 +258,7 @@ export class FleetRuntime {
     });
   }
 
-  private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions): Promise<unknown> {
+  private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, retriesLeft: number): Promise<unknown> {
     const phone = account.phone;
     const cache = this.registry.getCache(taskId);
     const warmStart = cache.isWarm(phone);
@@ -314,7 +325,14 @@ export class FleetRuntime {
       return outcome.value;
     }
     const { error } = outcome;
-    if (error.code === 420 && typeof error.seconds === 'number') this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
+    if (error.code === 420 && typeof error.seconds === 'number') {
+      // The client reports the wait on the channel as soon as it sees it; this covers a bare client.
+      if (!endpoint.counters.floodReported) this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
+      if (retriesLeft > 0 && options.signal?.aborted !== true && this.closing === null) {
+        this.reporter.emit('task:retry', { taskId, account: phone, task: options.task, durationMs, error, retriesLeft: retriesLeft - 1 });
+        throw new FloodRetry();
+      }
+    }
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
     throw lost ?? new RemoteTaskError(error);
   }

@@ -23,6 +23,12 @@ export interface TaskErrorEvent extends TaskEndEvent {
   error: SerializedError;
 }
 
+/** An attempt of a task ended in a FLOOD_WAIT; the task waits out the cooldown and runs again. */
+export interface TaskRetryEvent extends TaskErrorEvent {
+  /** Retries the task has left after this one. */
+  retriesLeft: number;
+}
+
 /** One task's use of the cache (seed §6: the cache_stats payload). */
 export interface CacheStatsEvent {
   taskId: string;
@@ -68,6 +74,7 @@ export interface ReporterEvents {
   'task:start': [TaskStartEvent];
   'task:end': [TaskEndEvent];
   'task:error': [TaskErrorEvent];
+  'task:retry': [TaskRetryEvent];
   'cache:stats': [CacheStatsEvent];
   'cache:eviction': [EvictionEvent];
   'flood:cooldown': [FloodCooldownEvent];

@@ -77,8 +77,11 @@ export class Scheduler {
     return this.running;
   }
 
-  /** Queues a task of an account; the promise settles with the task's own outcome. */
-  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+  /**
+   * Queues a task of an account; the promise settles with the task's own outcome. A retried task
+   * goes to the `front` of its account's queue, keeping the account's order.
+   */
+  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal, placement: 'back' | 'front' = 'back'): Promise<R> {
     if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.queued >= this.options.maxQueue) {
@@ -90,7 +93,9 @@ export class Scheduler {
         task.onAbort = () => this.abortQueued(task);
         signal.addEventListener('abort', task.onAbort, { once: true });
       }
-      this.lane(account).queue.push(task);
+      const queue = this.lane(account).queue;
+      if (placement === 'front') queue.unshift(task);
+      else queue.push(task);
       this.queued++;
       this.markReady(account);
       this.pump();

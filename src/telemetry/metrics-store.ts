@@ -34,7 +34,7 @@ const CREATE_SCHEMA = `
     size INTEGER NOT NULL,
     was_invalidated INTEGER NOT NULL,
     duration_ms REAL NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'retried')),
     error TEXT,
     telegram_calls INTEGER
   )`;
@@ -50,7 +50,8 @@ const INSERT_ROW = `
     @size, @wasInvalidated, @durationMs, @outcome, @error, @telegramCalls
   )`;
 
-export type TaskOutcomeName = 'ok' | 'error';
+/** `retried`: the attempt ended in a FLOOD_WAIT and the task was queued again; its lookups still count. */
+export type TaskOutcomeName = 'ok' | 'error' | 'retried';
 
 /** One finished task's use of the cache: its `cache:stats` payload plus how the task ended. */
 export interface TaskCacheMetrics extends CacheStatsEvent {
@@ -143,23 +144,24 @@ export class MetricsStore {
     const onStats = (stats: CacheStatsEvent): void => {
       pending.set(stats.taskId, stats);
     };
-    const settle = (event: TaskEndEvent, error: SerializedError | null): void => {
+    const settle = (event: TaskEndEvent, error: SerializedError | null, outcome: TaskOutcomeName): void => {
       const stats = pending.get(event.taskId);
       if (stats === undefined) return;
       pending.delete(event.taskId);
       this.record({
         ...stats,
         recordedAt: this.now(),
-        outcome: error === null ? 'ok' : 'error',
+        outcome,
         error: error === null ? null : (error.errorMessage ?? error.name),
         telegramCalls: this.countCalls(options, stats),
       });
     };
-    const onEnd = (event: TaskEndEvent): void => settle(event, null);
-    const onError = (event: TaskErrorEvent): void => settle(event, event.error);
-    reporter.on('cache:stats', onStats).on('task:end', onEnd).on('task:error', onError);
+    const onEnd = (event: TaskEndEvent): void => settle(event, null, 'ok');
+    const onError = (event: TaskErrorEvent): void => settle(event, event.error, 'error');
+    const onRetry = (event: TaskErrorEvent): void => settle(event, event.error, 'retried');
+    reporter.on('cache:stats', onStats).on('task:end', onEnd).on('task:error', onError).on('task:retry', onRetry);
     const detach = (): void => {
-      reporter.off('cache:stats', onStats).off('task:end', onEnd).off('task:error', onError);
+      reporter.off('cache:stats', onStats).off('task:end', onEnd).off('task:error', onError).off('task:retry', onRetry);
       this.detachers.delete(detach);
     };
     this.detachers.add(detach);

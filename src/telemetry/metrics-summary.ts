@@ -77,7 +77,7 @@ function readGroups(path: string, groupBy: MetricsGroupBy): GroupTotals[] {
     }
     return db
       .prepare<[], GroupTotals>(
-        `SELECT ${GROUP_EXPRESSIONS[groupBy]} AS "group", COUNT(*) AS tasks, SUM(outcome = 'error') AS errors,
+        `SELECT ${GROUP_EXPRESSIONS[groupBy]} AS "group", SUM(outcome != 'retried') AS tasks, SUM(outcome = 'error') AS errors,
            SUM(hits) AS hits, SUM(misses) AS misses, SUM(telegram_calls) AS telegramCalls
          FROM ${TASK_METRICS_TABLE} GROUP BY 1 ORDER BY 1`,
       )

@@ -57,7 +57,7 @@ export class FleetMetrics {
       },
     });
     const evictions = new Counter({ name: 'tgfleet_cache_evictions_total', help: 'Entries the cache dropped on its own, by reason', labelNames: ['reason'], registers });
-    const tasks = new Counter({ name: 'tgfleet_tasks_total', help: 'Finished tasks by outcome', labelNames: ['outcome'], registers });
+    const tasks = new Counter({ name: 'tgfleet_tasks_total', help: 'Finished task attempts by outcome; retried: ended in a FLOOD_WAIT and queued again', labelNames: ['outcome'], registers });
     const duration = new Histogram({ name: 'tgfleet_task_duration_seconds', help: 'Task run time, queueing excluded', labelNames: ['outcome'], buckets: DURATION_BUCKETS, registers });
     const cooldowns = new Counter({ name: 'tgfleet_flood_cooldowns_total', help: 'FLOOD_WAITs that held an account, by the method that hit the limit', labelNames: ['method'], registers });
     const cooldownUntil = this.cooldownUntil;
@@ -92,27 +92,28 @@ export class FleetMetrics {
     hits.inc({ scope: source.registry.scope }, 0);
     misses.inc({ scope: source.registry.scope }, 0);
     for (const reason of EVICTION_REASONS) evictions.inc({ reason }, 0);
-    for (const outcome of ['ok', 'error']) tasks.inc({ outcome }, 0);
+    for (const outcome of ['ok', 'error', 'retried']) tasks.inc({ outcome }, 0);
 
     const onStats = (stats: CacheStatsEvent): void => {
       hits.inc({ scope: stats.scope }, stats.hits);
       misses.inc({ scope: stats.scope }, stats.misses);
     };
     const onEviction = (event: EvictionEvent): void => evictions.inc({ reason: event.reason });
-    const finished = (outcome: 'ok' | 'error') => (event: TaskEndEvent): void => {
+    const finished = (outcome: 'ok' | 'error' | 'retried') => (event: TaskEndEvent): void => {
       tasks.inc({ outcome });
       duration.observe({ outcome }, event.durationMs / 1000);
     };
     const onEnd = finished('ok');
     const onError = finished('error');
+    const onRetry = finished('retried');
     const onCooldown = (event: FloodCooldownEvent): void => {
       cooldowns.inc({ method: event.method });
       cooldownUntil.set(event.account, Math.max(cooldownUntil.get(event.account) ?? 0, clock() + event.cooldownMs));
     };
     const { reporter } = source;
-    reporter.on('cache:stats', onStats).on('cache:eviction', onEviction).on('task:end', onEnd).on('task:error', onError).on('flood:cooldown', onCooldown);
+    reporter.on('cache:stats', onStats).on('cache:eviction', onEviction).on('task:end', onEnd).on('task:error', onError).on('task:retry', onRetry).on('flood:cooldown', onCooldown);
     this.detach = () => {
-      reporter.off('cache:stats', onStats).off('cache:eviction', onEviction).off('task:end', onEnd).off('task:error', onError).off('flood:cooldown', onCooldown);
+      reporter.off('cache:stats', onStats).off('cache:eviction', onEviction).off('task:end', onEnd).off('task:error', onError).off('task:retry', onRetry).off('flood:cooldown', onCooldown);
     };
   }
 

@@ -33,6 +33,8 @@ export interface JobResult {
   totalCalls: number | null;
   callsPerTask: number | null;
   floodWaits: number;
+  /** Task attempts that ended in a FLOOD_WAIT and ran again after the cooldown. */
+  retries: number;
   /** Telegram seconds of FLOOD_WAIT handed out. */
   floodSeconds: number;
   foreignHashRejections: number | null;
@@ -62,8 +64,14 @@ interface TaskResultShape {
 export async function runWorkload(runtime: FleetRuntime, workload: readonly WorkloadTask[], options: JobOptions): Promise<JobResult> {
   const simulator = runtime.simulator;
   simulator?.resetCounters();
-  const statsByTask = new Map<string, CacheStatsEvent>();
-  const onStats = (event: CacheStatsEvent): void => void statsByTask.set(event.taskId, event);
+  // A task retried after a FLOOD_WAIT reports stats once per attempt: its lookups add up.
+  const statsByTask = new Map<string, { hits: number; misses: number }>();
+  const onStats = (event: CacheStatsEvent): void => {
+    const sum = statsByTask.get(event.taskId) ?? { hits: 0, misses: 0 };
+    statsByTask.set(event.taskId, { hits: sum.hits + event.hits, misses: sum.misses + event.misses });
+  };
+  let retries = 0;
+  const onRetry = (): void => void retries++;
   let floodWaits = 0;
   let floodSeconds = 0;
   const onFlood = (event: FloodCooldownEvent): void => {
@@ -72,6 +80,7 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   };
   runtime.reporter.on('cache:stats', onStats);
   runtime.reporter.on('flood:cooldown', onFlood);
+  runtime.reporter.on('task:retry', onRetry);
   const records: TaskRecord[] = [];
   const errors: Record<string, number> = {};
   const progress: JobProgress = { done: 0, failed: 0, total: workload.length, hits: 0, lookups: 0 };
@@ -110,6 +119,7 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   } finally {
     runtime.reporter.off('cache:stats', onStats);
     runtime.reporter.off('flood:cooldown', onFlood);
+    runtime.reporter.off('task:retry', onRetry);
   }
   const wallMs = performance.now() - started;
 
@@ -135,6 +145,7 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
     totalCalls,
     callsPerTask: totalCalls === null ? null : totalCalls / Math.max(1, workload.length),
     floodWaits,
+    retries,
     floodSeconds,
     foreignHashRejections: simulator?.foreignHashRejections() ?? null,
     wallMs,
