@@ -60,3 +60,5 @@ export { summarizeMetrics, renderMetricsSummary, type MetricsSummary, type Metri
 export { FleetMetrics, startMetricsServer, type MetricsServer } from './telemetry/prometheus.js';
 export { generateWorkload, zipfSampler, workingSetSize, type WorkloadTask, type PeerUniverse } from './workload/workload.js';
 export { runWorkload, type JobResult, type JobProgress } from './workload/fleet-job.js';
+export { CachedTelegramClient, type TaskClient, type EntityTtls } from './telegram/cached-client.js';
+export { initStandaloneCache } from './telegram/standalone-cache.js';

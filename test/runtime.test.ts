@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RemoteTaskError } from '../src/channel/remote-error.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { FloodCooldownError, QueueFullError } from '../src/runtime/scheduler.js';
@@ -308,5 +308,32 @@ describe('a runtime with one task slot', () => {
     expect((error as Error).message).toBe('the task queue is full (6 queued tasks, runtime.max_queue); retry when tasks have finished');
     await expect(Promise.all(accepted)).resolves.toHaveLength(7);
     await expect(slow(runtime, account)).resolves.toMatchObject({ threadId: expect.any(Number) });
+  });
+});
+
+describe('shutting down a runtime whose workers hold Telegram connections', () => {
+  it('disconnects every worker’s clients before it stops the workers', async () => {
+    const runtime = await startRuntime((config) => {
+      config.cache.scope = 'process';
+    });
+    const simulator = runtime.simulator;
+    if (simulator === undefined) throw new Error('the test runtime runs on the simulated Telegram');
+    const peers = simulator.world.channels.slice(0, 2).map((channel) => `@${channel.baseUsername}`);
+    await Promise.all(runtime.accounts.slice(0, 4).map((account) => runtime.run({ account, task: 'channel-digest', args: { peers, posts: 1 } })));
+    expect(simulator.openConnections).toBe(4);
+
+    // Stopping a thread would close its connections too, but abruptly: they must be closed before.
+    const pool = (runtime as unknown as { pool: { destroy(): Promise<void> } }).pool;
+    // The close of a port reaches this thread a moment after the worker closed it; the workers are still alive here.
+    let closedByClients = false;
+    const destroy = pool.destroy.bind(pool);
+    pool.destroy = async () => {
+      await vi.waitFor(() => expect(simulator.openConnections).toBe(0), { timeout: 2000 });
+      closedByClients = true;
+      return destroy();
+    };
+    await runtime.shutdown();
+
+    expect(closedByClients).toBe(true);
   });
 });

@@ -110,3 +110,11 @@ export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: Ser
 export interface PingPayload {
   ping: true;
 }
+
+/** Sent to each worker at shutdown, so its Telegram clients disconnect cleanly before the thread is stopped. */
+export interface DisconnectPayload {
+  disconnect: true;
+}
+
+export type WorkerPayload = TaskPayload | PingPayload | DisconnectPayload;
+export type WorkerReply = TaskOutcome | 'pong' | 'disconnected';

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { PiscinaTask } from 'piscina';
-import type { PingPayload, TaskOutcome, TaskPayload } from '../channel/protocol.js';
+import type { TaskOutcome, TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
 import { workerEntry } from './module-paths.js';
 
 export interface AccountPoolOptions {
@@ -15,6 +15,8 @@ export interface AccountPoolOptions {
 /** The affinity key rides on the task object where Piscina hands it to the balancer. */
 interface AccountTask {
   account: string | null;
+  /** A message for one particular worker (the shutdown disconnect). */
+  worker?: number;
 }
 
 type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & object>[1][number];
@@ -27,10 +29,12 @@ type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Pis
 export class AccountPool {
   readonly threads: number;
   readonly tasksPerWorker: number;
-  private readonly pool: Piscina<TaskPayload | PingPayload, TaskOutcome | 'pong'>;
+  private readonly pool: Piscina<WorkerPayload, WorkerReply>;
   private readonly workerOf = new Map<string, number>();
   private readonly accountsOn = new Map<number, number>();
   private readyWorkers = 0;
+  /** The workers Piscina last offered the balancer. */
+  private liveWorkerIds: number[] = [];
 
   constructor(options: AccountPoolOptions) {
     this.threads = options.threads > 0 ? options.threads : availableParallelism();
@@ -64,6 +68,19 @@ export class AccountPool {
     return this.pool.run(task, { transferList: [payload.port] }) as Promise<TaskOutcome>;
   }
 
+  /** Asks every worker to disconnect its Telegram clients; gives up after `timeoutMs` (a live network may hang). */
+  async disconnectClients(timeoutMs: number): Promise<void> {
+    const asks = this.liveWorkerIds.map((worker) =>
+      this.pool.run(Object.assign({ disconnect: true } as const, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled(asks), deadline]);
+    clearTimeout(timer);
+  }
+
   /** Which worker serves each account now, for tests and diagnostics. */
   assignments(): ReadonlyMap<string, number> {
     return this.workerOf;
@@ -80,7 +97,10 @@ export class AccountPool {
   private pick(task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
     this.readyWorkers = Math.max(this.readyWorkers, workers.length);
     const live = workers.filter((worker) => !worker.terminating && !worker.destroyed);
-    const account = ((task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol])?.account ?? null;
+    this.liveWorkerIds = live.map((worker) => worker.id);
+    const options = (task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol];
+    if (options?.worker !== undefined) return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
+    const account = options?.account ?? null;
     if (account === null) return this.leastBusy(live);
     const current = this.workerOf.get(account);
     if (current !== undefined) {

@@ -46,6 +46,9 @@ export class WorkerCrashedError extends Error {
   override readonly name = 'WorkerCrashedError';
 }
 
+/** How long shutdown waits for the workers' Telegram clients to disconnect before stopping the threads anyway. */
+const DISCONNECT_TIMEOUT_MS = 5000;
+
 /** Internal: the attempt ended in a FLOOD_WAIT and the task goes back to its account's queue. */
 class FloodRetry extends Error {
   override readonly name = 'FloodRetry';
@@ -231,6 +234,7 @@ export class FleetRuntime {
       }
     }
     this.registry.shutdown();
+    await this.pool.disconnectClients(DISCONNECT_TIMEOUT_MS);
     this.destroyingPool = true;
     await this.pool.destroy();
     await this.fleet.close();

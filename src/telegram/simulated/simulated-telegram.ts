@@ -149,6 +149,11 @@ export class SimulatedTelegram {
     port.once('close', () => this.servedPorts.delete(served));
   }
 
+  /** Worker connections (served ports) still open: a client that disconnected has closed its own. */
+  get openConnections(): number {
+    return this.servedPorts.size;
+  }
+
   /** Closes every served port; in-process connections are closed by their clients. */
   close(): void {
     for (const served of this.servedPorts) served.close();
