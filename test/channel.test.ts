@@ -55,7 +55,7 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     expect(state.cache.get('bob', '@shared')).toBe('bob’s access hash');
     expect(await client.invalidate(['@shared', '@nobody'])).toBe(1);
     expect(state.cache.get('bob', '@shared')).toBe('bob’s access hash');
-    expect(endpoint.counters).toEqual({ hits: 4, misses: 1, sets: 3, invalidations: 1, wasInvalidated: true });
+    expect(endpoint.counters).toEqual({ hits: 4, misses: 1, sets: 3, invalidations: 1, wasInvalidated: true, floodReported: false });
   });
 
   it('has every write acknowledged once flush resolves, awaited by the task or not', async () => {

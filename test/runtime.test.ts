@@ -337,3 +337,35 @@ describe('shutting down a runtime whose workers hold Telegram connections', () =
     expect(closedByClients).toBe(true);
   });
 });
+
+describe('a runtime that retries tasks after a FLOOD_WAIT', () => {
+  let runtime: FleetRuntime;
+  const takeAccount = accountPicker(() => runtime);
+  const FLOOD_ONCE = fixturePath('flood-once');
+
+  beforeAll(async () => {
+    runtime = await startRuntime((config) => {
+      config.cache.scope = 'process';
+      config.flood.retries = 1;
+    });
+  });
+  afterAll(() => runtime?.shutdown());
+
+  it('runs the task again once the account has cooled down, reporting task:retry rather than task:error', async () => {
+    const account = takeAccount();
+    const retries = recordEvents(runtime.reporter, 'task:retry');
+    const errors = recordEvents(runtime.reporter, 'task:error');
+    const cooldowns = recordEvents(runtime.reporter, 'flood:cooldown');
+
+    await expect(runtime.run({ account, task: FLOOD_ONCE })).resolves.toBe('second attempt');
+
+    expect(retries).toMatchObject([{ account, retriesLeft: 0, error: { name: 'FloodWaitError', seconds: 3 } }]);
+    expect(errors).toEqual([]);
+    expect(cooldowns).toMatchObject([{ account, seconds: 3 }]);
+  });
+
+  it('fails the task with the FLOOD_WAIT once its retries are used up', async () => {
+    const account = takeAccount();
+    await expect(runtime.run({ account, task: THROWS, args: floodWait(2) })).rejects.toMatchObject({ name: 'FloodWaitError', code: 420, seconds: 2 });
+  });
+});
