@@ -9,21 +9,23 @@ import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { BurstRequest, ClientWorkerData } from './cache-client-worker.js';
+import { sampleRecords } from './sample-records.js';
 import { isMain, runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
 
 /*
  * The main-thread shared cache against Redis on loopback, the usual way to share a cache between
  * worker threads. Both are read from a worker thread, one key at a time and 64 keys at once
- * (getMany against MGET). Values are 300-byte entity records: a TL-encoded user is about that size.
+ * (getMany against MGET). Values are records of real GramJS channels (see sample-records.ts).
  * Each timed operation is a burst of BURST reads; times are reported per burst.
  */
 
 const ACCOUNT = '+15550000001';
 const KEY_COUNT = 64;
-const VALUE_BYTES = 300;
 export const BURST = 50;
 const KEYS = Array.from({ length: KEY_COUNT }, (_, i) => `u:channel_${i}`);
-const VALUE = new Uint8Array(VALUE_BYTES).fill(7);
+const RECORDS = sampleRecords(KEY_COUNT);
+/** Redis holds each record's TL bytes, the same bytes the main-thread cache carries in its records. */
+const REDIS_VALUES = RECORDS.map((record) => Buffer.from(record.tl, 'latin1'));
 const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
 
 function workerFile(): URL {
@@ -94,7 +96,7 @@ function channelCase(op: BurstRequest['op']): BenchCase {
     label: 'tgfleet channel',
     setup: () => {
       const cache = new TelegramCache({ maxSize: 10_000, defaultTtlMs: 3_600_000 });
-      for (const key of KEYS) cache.set(ACCOUNT, key, { id: 1, type: 'user', accessHash: '-42', bytes: VALUE });
+      KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
       const endpoint = new AccountEndpoint(cache, ACCOUNT, 'bench', { singleFlight: new SingleFlight(30_000), flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) });
       const { port1, port2 } = new MessageChannel();
       const served = serveChannel(port1, endpoint);
@@ -116,7 +118,7 @@ function redisCase(op: BurstRequest['op'], url: string): BenchCase {
     label: 'Redis (ioredis, loopback)',
     setup: async () => {
       const seed = new Redis(url);
-      await seed.mset(...KEYS.flatMap((key) => [key, Buffer.from(VALUE)]));
+      await seed.mset(...KEYS.flatMap((key, index) => [key, REDIS_VALUES[index] as Buffer]));
       seed.disconnect();
       const data: ClientWorkerData = { mode: 'redis', url, keys: KEYS };
       const worker = new Worker(workerFile(), { workerData: data });
@@ -138,7 +140,7 @@ export async function runRedisBench(options: BenchOptions = {}): Promise<BenchRu
         notes: {
           readsPerOp: BURST,
           keysPerGetMany: KEY_COUNT,
-          valueBytes: VALUE_BYTES,
+          valueBytes: `a real channel record (${RECORDS[0]?.tl.length ?? 0} TL bytes) per key; Redis holds the TL bytes alone`,
           peer: `${redis.url} through ioredis, from a worker thread`,
           subject: 'TelegramCache on the main thread through a comlink cache channel, from a worker thread',
         },

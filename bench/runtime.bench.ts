@@ -13,6 +13,7 @@ import { FloodControl } from '../src/runtime/flood-control.js';
 import { resolveTaskModule } from '../src/runtime/module-paths.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { ChannelOp, ChannelWorkerData } from './channel-worker.js';
+import { sampleRecords } from './sample-records.js';
 import { isMain, repositoryRoot, runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
 
 /*
@@ -31,8 +32,7 @@ const THREADS = Math.min(2, availableParallelism());
 const ATOMICS = 'disabled';
 const ACCOUNT = '+15550000001';
 const KEYS = Array.from({ length: 64 }, (_, index) => `user:${index}`);
-/** What a cached entity looks like on the wire: ids and TL bytes. */
-const ENTITY = { id: 1, accessHash: '-4242424242424242', bytes: new Uint8Array(160).fill(7) };
+const RECORDS = sampleRecords(KEYS.length);
 /** Round trips per timed operation; the control message that starts a batch is spread over them. */
 const ROUND_TRIPS_PER_OP = 32;
 
@@ -75,7 +75,7 @@ function channelCase(label: string, op: ChannelOp): BenchCase {
     label,
     setup: async () => {
       const cache = new TelegramCache({ maxSize: 1000 });
-      for (const key of KEYS) cache.set(ACCOUNT, key, ENTITY);
+      KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
       const endpoint = new AccountEndpoint(cache, ACCOUNT, 'bench', {
         singleFlight: new SingleFlight(30_000),
         flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }),

@@ -207,5 +207,37 @@ describe('a task’s cache channel over a real MessageChannel', () => {
 
       await expect(request(workerPort, { type: 'NOT_A_TYPE', path: ['get'] })).resolves.toMatchObject(refused);
     });
+
+    /** Posts a hot call by hand and resolves with its reply. */
+    function hotCall(port: MessagePort, method: string, args: unknown[]): Promise<unknown> {
+      const hot = Math.floor(Math.random() * 1e9);
+      return new Promise((resolve) => {
+        const onMessage = (data: { hot?: number }): void => {
+          if (data.hot !== hot) return;
+          port.off('message', onMessage);
+          resolve(data);
+        };
+        port.on('message', onMessage);
+        port.postMessage({ hot, method, args });
+      });
+    }
+
+    it('answers a hot call of a method outside the hot path with an error naming the hot calls', async () => {
+      const { workerPort, endpoint } = rawRemote();
+
+      const answer = await hotCall(workerPort, 'openTelegramConnection', []);
+
+      expect(answer).toMatchObject({ ok: false, error: { name: 'TypeError', message: 'openTelegramConnection is not a hot cache call; hot calls are get, getMany, set, setMany, lookup' } });
+      expect(await hotCall(workerPort, 'get', ['@alice'])).toMatchObject({ ok: true, value: undefined });
+      expect(endpoint.counters.misses).toBe(1);
+    });
+
+    it('passes an error thrown on the main thread back to the worker with its name and message', async () => {
+      const { workerPort } = rawRemote();
+      const client = new ChannelClient(workerPort);
+
+      await expect(client.set('@alice', 'hash', -5)).rejects.toMatchObject({ name: 'RangeError', message: expect.stringContaining('ttlMs must be 0') });
+      await expect(client.get('@alice')).resolves.toBeUndefined();
+    });
   });
 });

@@ -1,7 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { isAbortNotice, type AccountCacheApi, type CacheValue, type CacheWrite, type LookupResult } from './protocol.js';
+import { isAbortNotice, isHotReply, type AccountCacheApi, type CacheValue, type CacheWrite, type HotCall, type HotMethod, type LookupResult } from './protocol.js';
+import { RemoteTaskError } from './remote-error.js';
 
 /** The worker's view of a task's cache channel: every call returns a promise. */
 export type AccountCache = {
@@ -17,15 +18,26 @@ export class ChannelClient implements AccountCache {
   private readonly remote: Remote<AccountCacheApi>;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();
+  private readonly hotCalls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private nextHotCall = 0;
   private closed = false;
 
   constructor(private readonly port: MessagePort) {
     this.remote = wrap<AccountCacheApi>(nodeEndpoint(port));
     port.on('message', (data: unknown) => {
-      if (isAbortNotice(data)) this.controller.abort(new DOMException(data.reason, 'AbortError'));
+      if (isHotReply(data)) {
+        const call = this.hotCalls.get(data.hot);
+        this.hotCalls.delete(data.hot);
+        if (data.ok) call?.resolve(data.value);
+        else call?.reject(new RemoteTaskError(data.error));
+      } else if (isAbortNotice(data)) {
+        this.controller.abort(new DOMException(data.reason, 'AbortError'));
+      }
     });
     port.on('close', () => {
       this.closed = true;
+      for (const call of this.hotCalls.values()) call.reject(new Error('the task channel closed before the main thread answered'));
+      this.hotCalls.clear();
       if (!this.controller.signal.aborted) this.controller.abort(new DOMException('the task channel closed', 'AbortError'));
     });
   }
@@ -36,44 +48,44 @@ export class ChannelClient implements AccountCache {
   }
 
   get(key: string): Promise<CacheValue | undefined> {
-    return this.track(this.remote.get(key));
+    return this.hot('get', [key]);
   }
 
   getMany(keys: string[]): Promise<(CacheValue | undefined)[]> {
-    return this.track(this.remote.getMany(keys));
+    return this.hot('getMany', [keys]);
   }
 
   set(key: string, value: CacheValue, ttlMs?: number): Promise<void> {
-    return this.track(this.remote.set(key, value, ttlMs));
+    return this.hot('set', ttlMs === undefined ? [key, value] : [key, value, ttlMs]);
   }
 
   setMany(entries: CacheWrite[]): Promise<void> {
-    return this.track(this.remote.setMany(entries));
+    return this.hot('setMany', [entries]);
   }
 
   invalidate(keys: string[]): Promise<number> {
-    return this.track(this.remote.invalidate(keys));
+    return this.track(() => this.remote.invalidate(keys));
   }
 
   lookup(key: string): Promise<LookupResult> {
-    return this.track(this.remote.lookup(key) as Promise<LookupResult>);
+    return this.hot('lookup', [key]);
   }
 
   settle(key: string, entries: CacheWrite[]): Promise<void> {
-    return this.track(this.remote.settle(key, entries));
+    return this.track(() => this.remote.settle(key, entries));
   }
 
   reportFloodWait(seconds: number, method: string): Promise<void> {
-    return this.track(this.remote.reportFloodWait(seconds, method));
+    return this.track(() => this.remote.reportFloodWait(seconds, method));
   }
 
   acquireResolvePermit(): Promise<void> {
-    return this.track(this.remote.acquireResolvePermit());
+    return this.track(() => this.remote.acquireResolvePermit());
   }
 
   /** Resolves to a port that outlives the task: it belongs to the account's reused client. */
   openTelegramConnection(): Promise<MessagePort> {
-    return this.track(this.remote.openTelegramConnection()) as Promise<MessagePort>;
+    return this.track(() => this.remote.openTelegramConnection()) as Promise<MessagePort>;
   }
 
   /** Waits for every call still in flight, including ones started while waiting. */
@@ -88,8 +100,23 @@ export class ChannelClient implements AccountCache {
     this.closed = true;
   }
 
-  private track<T>(call: Promise<T>): Promise<T> {
+  /** A call of the protocol's hot path: one small message each way, no comlink. */
+  private hot<T>(method: HotMethod, args: unknown[]): Promise<T> {
+    return this.track(() => {
+      const hot = ++this.nextHotCall;
+      const answer = new Promise<T>((resolve, reject) => {
+        this.hotCalls.set(hot, { resolve: resolve as (value: unknown) => void, reject });
+      });
+      const call: HotCall = { hot, method, args };
+      this.port.postMessage(call);
+      return answer;
+    });
+  }
+
+  /** Starts a call unless the channel is closed, and keeps it in the set `flush` waits for. */
+  private track<T>(start: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
+    const call = start();
     this.inFlight.add(call);
     const done = (): void => {
       this.inFlight.delete(call);

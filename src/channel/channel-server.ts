@@ -1,9 +1,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import { expose, type Endpoint } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ACCOUNT_CACHE_METHODS, type AbortNotice, type AccountCacheApi } from './protocol.js';
+import { ACCOUNT_CACHE_METHODS, HOT_METHODS, isHotCall, type AbortNotice, type AccountCacheApi, type HotCall, type HotReply } from './protocol.js';
+import { serializeError } from './remote-error.js';
 
 const ALLOWED = new Set<string>(ACCOUNT_CACHE_METHODS);
+const HOT = new Set<string>(HOT_METHODS);
 
 interface ComlinkRequest {
   id?: string;
@@ -26,6 +28,8 @@ function guarded(endpoint: Endpoint): Endpoint {
     postMessage: (message, transfer) => endpoint.postMessage(message, transfer),
     addEventListener: (type, listener) => {
       const filter: ListenerFunction = (event) => {
+        // Hot calls are answered by their own listener (see answerHotCalls).
+        if (isHotCall(event.data)) return;
         const request = event.data as ComlinkRequest | undefined;
         const method = request?.path?.[0];
         const allowed =
@@ -58,8 +62,32 @@ export interface ServedChannel {
   close(): void;
 }
 
+/** Answers the hot calls of the protocol; a call of any other method gets an error reply, never silence. */
+function answerHotCalls(port: MessagePort, api: AccountCacheApi): void {
+  const reply = (message: HotReply): void => port.postMessage(message);
+  const fail = (hot: number, error: unknown): void => reply({ hot, ok: false, error: serializeError(error) });
+  port.on('message', (data: unknown) => {
+    if (!isHotCall(data)) return;
+    const { hot, method, args } = data as HotCall;
+    if (!HOT.has(method)) {
+      fail(hot, new TypeError(`${method} is not a hot cache call; hot calls are ${HOT_METHODS.join(', ')}`));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = (api[method as keyof AccountCacheApi] as (...values: unknown[]) => unknown).apply(api, args);
+    } catch (error) {
+      fail(hot, error);
+      return;
+    }
+    if (value instanceof Promise) value.then((settled: unknown) => reply({ hot, ok: true, value: settled }), (error: unknown) => fail(hot, error));
+    else reply({ hot, ok: true, value });
+  });
+}
+
 /** Serves `api` (already bound to one account) on the main end of a task's channel. */
 export function serveChannel(port: MessagePort, api: AccountCacheApi): ServedChannel {
+  answerHotCalls(port, api);
   const target: Record<string, unknown> = Object.create(null);
   for (const method of ACCOUNT_CACHE_METHODS) target[method] = api[method].bind(api);
   target.refused = refused;

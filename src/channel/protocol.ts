@@ -62,6 +62,32 @@ export const ACCOUNT_CACHE_METHODS = [
   'openTelegramConnection',
 ] as const satisfies readonly (keyof AccountCacheApi)[];
 
+/**
+ * The calls every entity lookup makes. They travel as small messages of their own instead of
+ * through comlink, whose per-call work (string ids, proxies, wire wrapping) triples the cost of a
+ * read; bench/RESULTS.md has the figures. The rest of the API stays on comlink.
+ */
+export const HOT_METHODS = ['get', 'getMany', 'set', 'setMany', 'lookup'] as const satisfies readonly (keyof AccountCacheApi)[];
+export type HotMethod = (typeof HOT_METHODS)[number];
+
+export interface HotCall {
+  hot: number;
+  method: string;
+  args: unknown[];
+}
+
+export type HotReply = { hot: number; ok: true; value: unknown } | { hot: number; ok: false; error: SerializedError };
+
+export function isHotCall(data: unknown): data is HotCall {
+  const call = data as Partial<HotCall> | null;
+  return typeof call === 'object' && call !== null && typeof call.hot === 'number' && typeof call.method === 'string' && Array.isArray(call.args);
+}
+
+export function isHotReply(data: unknown): data is HotReply {
+  const reply = data as Partial<HotReply> | null;
+  return typeof reply === 'object' && reply !== null && typeof reply.hot === 'number' && typeof reply.ok === 'boolean';
+}
+
 /** Sent by the main thread on a task's channel when the task is cancelled. */
 export interface AbortNotice {
   tgfleetAbort: true;
