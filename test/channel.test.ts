@@ -227,7 +227,7 @@ describe('a task’s cache channel over a real MessageChannel', () => {
 
       const answer = await hotCall(workerPort, 'openTelegramConnection', []);
 
-      expect(answer).toMatchObject({ ok: false, error: { name: 'TypeError', message: 'openTelegramConnection is not a hot cache call; hot calls are get, getMany, set, setMany, lookup' } });
+      expect(answer).toMatchObject({ ok: false, error: { name: 'TypeError', message: 'openTelegramConnection is not a hot cache call; hot calls are get, getMany, set, setMany, invalidate, lookup, settle, acquireResolvePermit' } });
       expect(await hotCall(workerPort, 'get', ['@alice'])).toMatchObject({ ok: true, value: undefined });
       expect(endpoint.counters.misses).toBe(1);
     });

@@ -15,7 +15,8 @@ export type AccountCache = {
  * notice into the task's abort signal.
  */
 export class ChannelClient implements AccountCache {
-  private readonly remote: Remote<AccountCacheApi>;
+  /** The comlink side, made on first use: most tasks only ever make hot calls. */
+  private comlinkRemote: Remote<AccountCacheApi> | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();
   private readonly hotCalls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -23,7 +24,6 @@ export class ChannelClient implements AccountCache {
   private closed = false;
 
   constructor(private readonly port: MessagePort) {
-    this.remote = wrap<AccountCacheApi>(nodeEndpoint(port));
     port.on('message', (data: unknown) => {
       if (isHotReply(data)) {
         const call = this.hotCalls.get(data.hot);
@@ -35,10 +35,11 @@ export class ChannelClient implements AccountCache {
       }
     });
     port.on('close', () => {
-      this.closed = true;
       for (const call of this.hotCalls.values()) call.reject(new Error('the task channel closed before the main thread answered'));
       this.hotCalls.clear();
-      if (!this.controller.signal.aborted) this.controller.abort(new DOMException('the task channel closed', 'AbortError'));
+      // Closed from the main end (the task was cut off), not by this task finishing.
+      if (!this.closed && !this.controller.signal.aborted) this.controller.abort(new DOMException('the task channel closed', 'AbortError'));
+      this.closed = true;
     });
   }
 
@@ -64,7 +65,7 @@ export class ChannelClient implements AccountCache {
   }
 
   invalidate(keys: string[]): Promise<number> {
-    return this.track(() => this.remote.invalidate(keys));
+    return this.hot('invalidate', [keys]);
   }
 
   lookup(key: string): Promise<LookupResult> {
@@ -72,7 +73,7 @@ export class ChannelClient implements AccountCache {
   }
 
   settle(key: string, entries: CacheWrite[]): Promise<void> {
-    return this.track(() => this.remote.settle(key, entries));
+    return this.hot('settle', [key, entries]);
   }
 
   reportFloodWait(seconds: number, method: string): Promise<void> {
@@ -80,12 +81,17 @@ export class ChannelClient implements AccountCache {
   }
 
   acquireResolvePermit(): Promise<void> {
-    return this.track(() => this.remote.acquireResolvePermit());
+    return this.hot('acquireResolvePermit', []);
   }
 
   /** Resolves to a port that outlives the task: it belongs to the account's reused client. */
   openTelegramConnection(): Promise<MessagePort> {
     return this.track(() => this.remote.openTelegramConnection()) as Promise<MessagePort>;
+  }
+
+  private get remote(): Remote<AccountCacheApi> {
+    this.comlinkRemote ??= wrap<AccountCacheApi>(nodeEndpoint(this.port));
+    return this.comlinkRemote;
   }
 
   /** Waits for every call still in flight, including ones started while waiting. */

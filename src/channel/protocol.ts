@@ -63,11 +63,13 @@ export const ACCOUNT_CACHE_METHODS = [
 ] as const satisfies readonly (keyof AccountCacheApi)[];
 
 /**
- * The calls every entity lookup makes. They travel as small messages of their own instead of
- * through comlink, whose per-call work (string ids, proxies, wire wrapping) triples the cost of a
- * read; bench/RESULTS.md has the figures. The rest of the API stays on comlink.
+ * The calls made per lookup (a read, a miss's lead and settle, its resolve permit, a write, an
+ * invalidation). They travel as small messages of their own instead of through comlink, whose
+ * per-call work (string ids, proxies, wire wrapping) triples the cost of a read; bench/RESULTS.md
+ * has the figures. Calls made per connection or per flood event stay on comlink, which also
+ * transfers the connection port.
  */
-export const HOT_METHODS = ['get', 'getMany', 'set', 'setMany', 'lookup'] as const satisfies readonly (keyof AccountCacheApi)[];
+export const HOT_METHODS = ['get', 'getMany', 'set', 'setMany', 'invalidate', 'lookup', 'settle', 'acquireResolvePermit'] as const satisfies readonly (keyof AccountCacheApi)[];
 export type HotMethod = (typeof HOT_METHODS)[number];
 
 export interface HotCall {

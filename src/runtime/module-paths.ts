@@ -25,12 +25,22 @@ export function workerEntry(): { filename: string } {
 /** The names of the example tasks shipped in tasks/. */
 export const EXAMPLE_TASKS = ['channel-digest', 'join-and-react', 'resolve-contacts', 'noop'] as const;
 
+/** Resolved once each: `run` is called per task and the files do not move. */
+const exampleTaskUrls = new Map<string, string>();
+
 /**
  * Where a task module is: an example task's name, a file: URL, or a path (relative to the
  * working directory). The answer is a file: URL a worker can import.
  */
 export function resolveTaskModule(task: string): string {
-  if ((EXAMPLE_TASKS as readonly string[]).includes(task)) return compiled(`tasks/${task}.js`).href;
+  if ((EXAMPLE_TASKS as readonly string[]).includes(task)) {
+    let url = exampleTaskUrls.get(task);
+    if (url === undefined) {
+      url = compiled(`tasks/${task}.js`).href;
+      exampleTaskUrls.set(task, url);
+    }
+    return url;
+  }
   const path = task.startsWith('file:') ? fileURLToPath(task) : isAbsolute(task) ? task : resolve(task);
   if (/\.[cm]?ts$/.test(path)) {
     throw new Error(`task module ${task} is TypeScript: workers import JavaScript, so compile it first (example tasks: ${EXAMPLE_TASKS.join(', ')})`);

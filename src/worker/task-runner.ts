@@ -46,15 +46,19 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
   const channel = new ChannelClient(payload.port);
   try {
     const task = await loadTask(payload.taskModule);
-    const logger = workerLogger(payload.logLevel).child({ account: payload.account.phone, taskId: payload.taskId });
     const client = await clientForTask(payload, channel);
+    let logger: Logger | undefined;
     const value = await task({
       account: payload.account.phone,
       taskId: payload.taskId,
       args: payload.args,
       cache: channel,
       client,
-      logger,
+      // Made when the task first logs: most tasks never do, and a child logger per task adds up.
+      get logger() {
+        logger ??= workerLogger(payload.logLevel).child({ account: payload.account.phone, taskId: payload.taskId });
+        return logger;
+      },
       signal: channel.signal,
     });
     await channel.flush();
