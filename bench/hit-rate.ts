@@ -239,7 +239,10 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'hit-rate.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'hit-rate.md'), `${renderMarkdown(report)}\n`);
-  const series: ChartSeries[] = [...results, ...bounds].map((line) => ({ name: line.name, points: line.hitRateByRound }));
+  const series: ChartSeries[] = [
+    ...results.map((line) => ({ name: line.name, points: line.hitRateByRound })),
+    ...bounds.map((line) => ({ name: line.name, points: line.hitRateByRound, dashed: true })),
+  ];
   writeFileSync(
     join(outDir, 'hit-rate.svg'),
     lineChartSvg(series, { title: 'Entity-cache hit rate by task round', xLabel: "task round (every account's n-th task)", yLabel: 'hit rate' }),

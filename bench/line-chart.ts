@@ -4,6 +4,8 @@ export interface ChartSeries {
   name: string;
   /** y values in [0, 1] at x = 1, 2, 3, … */
   points: readonly number[];
+  /** Drawn dashed: a computed bound rather than a measurement. */
+  dashed?: boolean;
 }
 
 export interface ChartOptions {
@@ -23,7 +25,7 @@ function escape(text: string): string {
 export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptions): string {
   const width = options.width ?? 900;
   const height = options.height ?? 480;
-  const margin = { left: 70, right: 200, top: 50, bottom: 60 };
+  const margin = { left: 70, right: 240, top: 50, bottom: 60 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   const maxX = Math.max(1, ...series.map((line) => line.points.length));
@@ -50,10 +52,13 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
   parts.push(`<text transform="translate(20 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)}</text>`);
   series.forEach((line, index) => {
     const colour = COLOURS[index % COLOURS.length] as string;
+    // Earlier series are drawn wider, so a later one lying on top of it still shows its edges.
+    const strokeWidth = (1.5 + (series.length - 1 - index) * 1.1).toFixed(1);
+    const dash = line.dashed ? ' stroke-dasharray="6 4"' : '';
     const path = line.points.map((value, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(value).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+    parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="${strokeWidth}"${dash} stroke-linejoin="round"/>`);
     const ly = margin.top + 10 + index * 22;
-    parts.push(`<line x1="${width - margin.right + 15}" x2="${width - margin.right + 40}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
+    parts.push(`<line x1="${width - margin.right + 15}" x2="${width - margin.right + 40}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"${dash}/>`);
     parts.push(`<text x="${width - margin.right + 46}" y="${ly + 4}">${escape(line.name)}</text>`);
   });
   parts.push('</svg>');

@@ -142,7 +142,7 @@ export async function runRedisBench(options: BenchOptions = {}): Promise<BenchRu
           keysPerGetMany: KEY_COUNT,
           valueBytes: `a real channel record (${RECORDS[0]?.tl.length ?? 0} TL bytes) per key; Redis holds the TL bytes alone`,
           peer: `${redis.url} through ioredis, from a worker thread`,
-          subject: 'TelegramCache on the main thread through a comlink cache channel, from a worker thread',
+          subject: 'TelegramCache on the main thread through a task cache channel (hot calls), from a worker thread',
         },
         pairs: [
           { name: `get x${BURST}`, subject: channelCase('get'), peer: redisCase('get', redis.url) },

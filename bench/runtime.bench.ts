@@ -122,7 +122,7 @@ export async function runRuntimeBench(options: BenchOptions = {}): Promise<Bench
   const channel = await runPairs(
     {
       name: 'runtime-channel',
-      notes: { roundTripsPerOp: ROUND_TRIPS_PER_OP, getManyKeys: KEYS.length, value: 'object with a 160-byte Uint8Array', sameCacheBothSides: true },
+      notes: { roundTripsPerOp: ROUND_TRIPS_PER_OP, getManyKeys: KEYS.length, value: 'a record of a real GramJS channel per key (see sample-records.ts)', sameCacheBothSides: true },
       pairs: [
         { name: `get, ${ROUND_TRIPS_PER_OP} worker→main round trips`, subject: channelCase('cache channel', 'get'), peer: channelCase('MessagePort', 'raw get') },
         { name: `getMany(${KEYS.length}), ${ROUND_TRIPS_PER_OP} round trips`, subject: channelCase('cache channel', 'getMany'), peer: channelCase('MessagePort', 'raw getMany') },
