@@ -174,3 +174,12 @@ describe('files that are not a config', () => {
     expect(error.message).toContain(error.source);
   });
 });
+
+describe('typos', () => {
+  test('an unknown key names the known key it most likely meant, in warnings and beside errors', () => {
+    expect(parseConfig({ runtime: { wokers: 3 } }).warnings).toEqual(['unknown key runtime.wokers (did you mean runtime.workers?) in (inline) is ignored']);
+    expect(() => parseConfig({ cache: { scope: 'global', per_acount: { max_entries: 10 } } })).toThrow(
+      /cache\.scope: .*\n {2}- unknown key cache\.per_acount \(did you mean cache\.per_account\?\)/,
+    );
+  });
+});

@@ -1,7 +1,7 @@
 import type { FleetConfig } from '../config/config.js';
 import { FleetRuntime } from '../runtime/fleet-runtime.js';
 import { createLogger } from '../telemetry/logger.js';
-import { logCacheMetrics } from '../telemetry/metrics-store.js';
+import { logCacheMetrics, type LogCacheMetricsOptions } from '../telemetry/metrics-store.js';
 import { FleetMetrics, startMetricsServer } from '../telemetry/prometheus.js';
 import { runWorkload, type JobResult } from '../workload/fleet-job.js';
 import { configuredUniverse, simulatedUniverse } from '../workload/universe.js';
@@ -43,12 +43,31 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
   return lines.join('\n');
 }
 
+/**
+ * Counts each task's Telegram calls for the metrics file, from the simulated Telegram's per-account
+ * counters. Exact only while an account runs one task at a time, so with more (or live accounts,
+ * whose calls the runtime cannot see) the column stays empty.
+ */
+function callCounter(runtime: FleetRuntime, config: FleetConfig): Pick<LogCacheMetricsOptions, 'telegramCalls'> {
+  const simulator = runtime.simulator;
+  if (simulator === undefined || config.runtime.perAccountConcurrency !== 1) return {};
+  const atStart = new Map<string, number>();
+  runtime.reporter.on('task:start', (event) => void atStart.set(event.taskId, simulator.accountCalls(event.account)));
+  return {
+    telegramCalls: (stats) => {
+      const start = atStart.get(stats.taskId);
+      atStart.delete(stats.taskId);
+      return start === undefined ? undefined : simulator.accountCalls(stats.account) - start;
+    },
+  };
+}
+
 /** The main job: the configured fleet runs the workload's tasks on worker threads. Returns the exit code. */
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const { config } = options;
-  const logger = createLogger({ level: config.logging.level });
+  const logger = createLogger({ level: config.logging.level, pretty: process.stderr.isTTY });
   const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache });
-  const metrics = config.metrics.sqlite === '' ? null : logCacheMetrics(runtime.reporter, { path: config.metrics.sqlite, logger });
+  const metrics = config.metrics.sqlite === '' ? null : logCacheMetrics(runtime.reporter, { path: config.metrics.sqlite, logger, ...callCounter(runtime, config) });
   const fleetMetrics = config.metrics.prometheusPort > 0 ? new FleetMetrics(runtime, { logger }) : null;
   const prometheus = fleetMetrics === null ? null : await startMetricsServer(fleetMetrics, { port: config.metrics.prometheusPort, host: config.metrics.prometheusHost });
   if (prometheus !== null) logger.info({ url: prometheus.url }, 'serving Prometheus metrics');

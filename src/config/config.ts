@@ -224,6 +224,20 @@ function elementSchema(schema: z.ZodType): z.ZodType | null {
   return current instanceof z.ZodArray ? (current.element as z.ZodType) : null;
 }
 
+/** Edit distance, to suggest the key a typo meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** Keys the schema does not know, each with the known key it most likely meant, if one is close. */
 function unknownKeys(schema: z.ZodType, data: unknown, path: PropertyKey[] = []): string[] {
   if (data === null || typeof data !== 'object') return [];
   const element = elementSchema(schema);
@@ -234,7 +248,12 @@ function unknownKeys(schema: z.ZodType, data: unknown, path: PropertyKey[] = [])
   if (shape === null) return [];
   return Object.entries(data).flatMap(([key, value]) => {
     const child = shape[key];
-    return child === undefined ? [keyPath([...path, key])] : unknownKeys(child, value, [...path, key]);
+    if (child !== undefined) return unknownKeys(child, value, [...path, key]);
+    const closest = Object.keys(shape)
+      .map((known) => ({ known, apart: distance(key, known) }))
+      .sort((x, y) => x.apart - y.apart)[0];
+    const hint = closest !== undefined && closest.apart <= 2 ? ` (did you mean ${keyPath([...path, closest.known])}?)` : '';
+    return [`${keyPath([...path, key])}${hint}`];
   });
 }
 
@@ -269,11 +288,13 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
 export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
   const input = dropEmptySections(configSchema, data ?? {});
   const result = configSchema.safeParse(input);
+  const unknown = unknownKeys(configSchema, input);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  - ${describeIssue(issue, input)}`);
-    throw new ConfigError(`invalid configuration in ${source}:\n${lines.join('\n')}`, source);
+    // Unknown keys are listed too: a typo often explains a value that seems to be missing.
+    const lines = [...result.error.issues.map((issue) => describeIssue(issue, input)), ...unknown.map((key) => `unknown key ${key}`)];
+    throw new ConfigError(`invalid configuration in ${source}:\n${lines.map((line) => `  - ${line}`).join('\n')}`, source);
   }
-  const warnings = unknownKeys(configSchema, input).map((key) => `unknown key ${key} in ${source} is ignored`);
+  const warnings = unknown.map((key) => `unknown key ${key} in ${source} is ignored`);
   return { config: toFleetConfig(result.data), warnings, source };
 }
 

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -49,6 +50,8 @@ export interface LoggerOptions {
   name?: string;
   /** Where lines go; standard error by default so a command's own output stays clean. */
   destination?: pino.DestinationStream;
+  /** Short coloured lines for a person at a terminal instead of JSON for a log shipper. */
+  pretty?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -60,7 +63,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       // Child-logger bindings never pass through the log formatter; pino's own redaction covers them.
       redact: { paths: [...SECRET_FIELDS], censor: CENSOR },
     },
-    options.destination ?? pino.destination({ fd: 2, sync: false }),
+    options.destination ??
+      (options.pretty
+        ? pretty({ destination: 2, sync: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' })
+        : pino.destination({ fd: 2, sync: false })),
   );
 }
 

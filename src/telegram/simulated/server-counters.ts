@@ -51,6 +51,13 @@ export class ServerCounters {
     return total;
   }
 
+  /** Every call one account has made. */
+  accountCalls(account: string): number {
+    let total = 0;
+    for (const count of this.callsByAccount.get(account)?.values() ?? []) total += count;
+    return total;
+  }
+
   floodWaits(): Record<string, FloodWaitTally> {
     return Object.fromEntries([...this.floodByAccount].map(([account, tally]) => [account, { ...tally }]));
   }

@@ -168,6 +168,11 @@ export class SimulatedTelegram {
     return this.counters.totalCalls(method);
   }
 
+  /** Every call one account has made. */
+  accountCalls(account: string): number {
+    return this.counters.accountCalls(account);
+  }
+
   floodWaits(): Record<string, FloodWaitTally> {
     return this.counters.floodWaits();
   }
