@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
+import { formatTable as textTable } from '../src/format/table.js';
 
 /**
  * Shared benchmark harness: every benchmark of this repository compares a subject (ours) with a
@@ -151,10 +152,8 @@ export function formatTable(record: BenchRecord): string {
   const first = record.pairs[0];
   const header = [`${record.statistic} per op`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
   const rows = record.pairs.map((p) => [p.name, formatNs(p.subject[record.statistic]), formatNs(p.peer[record.statistic]), `${p.ratio.toFixed(2)}x`]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   const title = `${record.name}${record.quick ? ' (quick mode: not for comparison)' : ''} — ${record.machine.cpuModel} x${record.machine.cpuCount}, Node ${record.machine.node}`;
-  return [title, line(header), ...rows.map(line)].join('\n');
+  return [title, textTable(header, rows, { alignRight: [1, 2, 3] })].join('\n');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatTable, percent, type Cell } from '../src/cli/table.js';
+import { formatTable, percent, type Cell } from '../src/format/table.js';
 import { loadConfig, type FleetConfig } from '../src/config/config.js';
 import { simulatedPhones } from '../src/runtime/accounts.js';
 import { FleetRuntime } from '../src/runtime/fleet-runtime.js';

@@ -150,19 +150,21 @@ describe('a task’s cache channel over a real MessageChannel', () => {
       return { ...channel, remote: wrap<any>(nodeEndpoint(channel.workerPort)) };
     }
 
-    /** Posts a comlink message by hand and resolves with the answer carrying its id. */
-    function request(port: MessagePort, message: Record<string, unknown>): Promise<unknown> {
-      const id = `raw-${Math.random()}`;
+    /** Posts a message by hand and resolves with the answer whose `field` echoes the one sent. */
+    function exchange(port: MessagePort, message: Record<string, unknown>, field: 'id' | 'hot', value: string | number): Promise<unknown> {
       return new Promise((resolve) => {
-        const onMessage = (data: { id?: string }): void => {
-          if (data.id !== id) return;
+        const onMessage = (data: Record<string, unknown>): void => {
+          if (data[field] !== value) return;
           port.off('message', onMessage);
           resolve(data);
         };
         port.on('message', onMessage);
-        port.postMessage({ ...message, id });
+        port.postMessage({ ...message, [field]: value });
       });
     }
+
+    /** A comlink request written by hand. */
+    const request = (port: MessagePort, message: Record<string, unknown>): Promise<unknown> => exchange(port, message, 'id', `raw-${Math.random()}`);
 
     const refused = { type: 'HANDLER', name: 'throw', value: { isError: true, value: { name: 'TypeError', message: REFUSAL } } };
 
@@ -208,19 +210,8 @@ describe('a task’s cache channel over a real MessageChannel', () => {
       await expect(request(workerPort, { type: 'NOT_A_TYPE', path: ['get'] })).resolves.toMatchObject(refused);
     });
 
-    /** Posts a hot call by hand and resolves with its reply. */
-    function hotCall(port: MessagePort, method: string, args: unknown[]): Promise<unknown> {
-      const hot = Math.floor(Math.random() * 1e9);
-      return new Promise((resolve) => {
-        const onMessage = (data: { hot?: number }): void => {
-          if (data.hot !== hot) return;
-          port.off('message', onMessage);
-          resolve(data);
-        };
-        port.on('message', onMessage);
-        port.postMessage({ hot, method, args });
-      });
-    }
+    /** A hot call written by hand. */
+    const hotCall = (port: MessagePort, method: string, args: unknown[]): Promise<unknown> => exchange(port, { method, args }, 'hot', Math.floor(Math.random() * 1e9));
 
     it('answers a hot call of a method outside the hot path with an error naming the hot calls', async () => {
       const { workerPort, endpoint } = rawRemote();

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { JobProgress } from '../workload/fleet-job.js';
-import { percent } from './table.js';
+import { percent } from '../format/table.js';
 
 export interface ProgressView {
   update(progress: JobProgress): void;

@@ -7,7 +7,7 @@ import { runWorkload, type JobResult } from '../workload/fleet-job.js';
 import { configuredUniverse, simulatedUniverse } from '../workload/universe.js';
 import { generateWorkload } from '../workload/workload.js';
 import { progressBar } from './progress.js';
-import { formatTable, percent, type Cell } from './table.js';
+import { formatTable, percent, type Cell } from '../format/table.js';
 
 export interface RunCommandOptions {
   config: FleetConfig;

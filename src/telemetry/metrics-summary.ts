@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { formatTable, percent, type Cell } from '../format/table.js';
 import { METRICS_SCHEMA_VERSION, TASK_METRICS_TABLE } from './metrics-store.js';
 
 export const METRICS_GROUPS = ['scope', 'account', 'hour'] as const;
@@ -104,34 +105,13 @@ export function summarizeMetrics(path: string, options: { groupBy?: MetricsGroup
   return { path, groupBy, rows: groups.map(toRow), total: toRow(groups.reduce(addTotals, empty)) };
 }
 
-const percent = (rate: number | null): string => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
-const count = (value: number | null): string => (value === null ? '-' : String(value));
-
 /** A plain-text table with a total line; an empty file gets a sentence instead of an empty table. */
 export function renderMetricsSummary(summary: MetricsSummary): string {
   if (summary.rows.length === 0) {
     return `No task metrics in ${summary.path} yet: it fills as \`tgfleet run\` finishes tasks.\n`;
   }
   const header = [GROUP_HEADINGS[summary.groupBy], 'tasks', 'errors', 'lookups', 'hits', 'misses', 'hit rate', 'calls saved', 'telegram calls'];
-  const cells = [...summary.rows, summary.total].map((row) => [
-    row.group,
-    count(row.tasks),
-    count(row.errors),
-    count(row.lookups),
-    count(row.hits),
-    count(row.misses),
-    percent(row.hitRate),
-    count(row.callsSaved),
-    count(row.telegramCalls),
-  ]);
-  const widths = header.map((heading, column) => Math.max(heading.length, ...cells.map((line) => line[column]?.length ?? 0)));
-  const format = (line: string[]): string =>
-    line
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
-  const body = cells.map(format);
-  const totalLine = body.pop() ?? '';
-  return [`Task cache metrics by ${summary.groupBy} (${summary.path})`, format(header), rule, ...body, rule, totalLine, ''].join('\n');
+  const cells = (row: MetricsSummaryRow): Cell[] => [row.group, row.tasks, row.errors, row.lookups, row.hits, row.misses, percent(row.hitRate), row.callsSaved, row.telegramCalls];
+  const table = formatTable(header, summary.rows.map(cells), { footer: [cells(summary.total)], alignRight: [1, 2, 3, 4, 5, 6, 7, 8] });
+  return [`Task cache metrics by ${summary.groupBy} (${summary.path})`, table, ''].join('\n');
 }
