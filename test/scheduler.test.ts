@@ -110,6 +110,20 @@ describe('Scheduler', () => {
     expect((error as Error).message).toBe('the task queue is full (2 queued tasks, runtime.max_queue); retry when tasks have finished');
   });
 
+  it('takes back a retried task at the front of its account’s queue even when the queue is full', async () => {
+    const { scheduler, started, submit, finish } = harness({ globalConcurrency: 1, maxQueue: 2 });
+    void submit('a', 'running');
+    void submit('a', 'a2');
+    void submit('b', 'b1');
+    const retried = scheduler.submit('a', async () => void started.push('a1 again'), undefined, 'front');
+
+    await finish('running');
+    await expect(retried).resolves.toBeUndefined();
+
+    // Ahead of a2, which was queued before it; then the round-robin moves on to b.
+    expect(started).toEqual(['running', 'a1 again', 'b1']);
+  });
+
   it('drops a queued task whose signal aborts, and never starts it', async () => {
     const { scheduler, started, submit, finish } = harness();
     void submit('a', 'a1');

@@ -90,6 +90,7 @@ export class FleetRuntime {
   /** Set once shutdown stops the workers: a run the pool ends after that was cut short, its worker did not crash. */
   private destroyingPool = false;
   private readonly signalHandler: (() => void) | null;
+  private readonly accountsByPhone: ReadonlyMap<string, AccountCredentials>;
 
   private constructor(
     readonly config: FleetConfig,
@@ -100,6 +101,7 @@ export class FleetRuntime {
     handleSignals: boolean,
   ) {
     this.logger = logger;
+    this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
@@ -184,7 +186,7 @@ export class FleetRuntime {
    */
   run<Result = unknown, Args = unknown>(options: RunOptions<Args>): Promise<Result> {
     if (this.closing !== null) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
-    const account = this.fleet.accounts.find((candidate) => candidate.phone === options.account);
+    const account = this.accountsByPhone.get(options.account);
     if (account === undefined) {
       const known = this.accounts.slice(0, 5).join(', ') + (this.accounts.length > 5 ? ', …' : '');
       return Promise.reject(new Error(`unknown account ${options.account}: this runtime serves ${this.accounts.length} accounts (${known})`));

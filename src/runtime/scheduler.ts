@@ -84,7 +84,8 @@ export class Scheduler {
   submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal, placement: 'back' | 'front' = 'back'): Promise<R> {
     if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.queued >= this.options.maxQueue) {
+    // A task coming back for a retry was admitted once already: a full queue must not lose it.
+    if (placement === 'back' && this.queued >= this.options.maxQueue) {
       return Promise.reject(new QueueFullError(`the task queue is full (${this.options.maxQueue} queued tasks, runtime.max_queue); retry when tasks have finished`));
     }
     return new Promise<R>((resolve, reject) => {
