@@ -10,7 +10,7 @@ const TICK_MS = 5;
 const ticks = (max: number) => fc.integer({ min: 1, max }).map((n) => n * TICK_MS);
 
 type Op =
-  | { kind: 'set'; account: string; key: string; ttlMs: number | undefined }
+  | { kind: 'set'; account: string; key: string; ttlMs: number | undefined; cold: boolean }
   | { kind: 'get'; account: string; key: string }
   | { kind: 'has'; account: string; key: string }
   | { kind: 'delete'; account: string; key: string }
@@ -22,7 +22,16 @@ type Op =
 const account = fc.constantFrom(...ACCOUNTS);
 const key = fc.constantFrom(...KEYS);
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('set' as const), account, key, ttlMs: fc.option(fc.oneof(fc.constant(0), ticks(12)), { nil: undefined }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      account,
+      key,
+      ttlMs: fc.option(fc.oneof(fc.constant(0), ticks(12)), { nil: undefined }),
+      cold: fc.boolean(),
+    }),
+  },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('get' as const), account, key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('has' as const), account, key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), account, key }) },
@@ -103,17 +112,25 @@ class Model {
     return entry !== undefined && entry.expiresAt > this.now ? entry : undefined;
   }
 
-  set(account: string, key: string, value: Value, ttlMs: number | undefined): void {
+  /** A cold write refreshes an entry in place, and adds a new one only into free room, as the oldest. */
+  set(account: string, key: string, value: Value, ttlMs: number | undefined, cold: boolean): void {
     const ttl = ttlMs ?? DEFAULT_TTL_MS;
     const expiresAt = ttl === 0 ? Infinity : this.now + ttl;
-    this.statsOf(account).sets++;
     const index = this.indexOf(account, key);
+    const full = this.entries.length >= this.maxSize || this.accountSize(account) >= this.perAccountMax;
+    if (cold && index < 0 && full) return;
+    this.statsOf(account).sets++;
+    if (cold && index >= 0) {
+      this.entries[index] = { account, key, value, expiresAt };
+      return;
+    }
     if (index >= 0) this.entries.splice(index, 1);
-    else {
+    else if (!cold) {
       if (this.accountSize(account) >= this.perAccountMax) this.evictAt(this.entries.findIndex((e) => e.account === account), 'accountCap');
       if (this.entries.length >= this.maxSize) this.evictAt(0, 'capacity');
     }
-    this.entries.push({ account, key, value, expiresAt });
+    if (cold) this.entries.unshift({ account, key, value, expiresAt });
+    else this.entries.push({ account, key, value, expiresAt });
   }
 
   get(account: string, key: string): Value | undefined {
@@ -172,8 +189,8 @@ function step(cache: TelegramCache<Value>, model: Model, operation: Op, version:
   switch (operation.kind) {
     case 'set': {
       const value = { account: operation.account, key: operation.key, version };
-      cache.set(operation.account, operation.key, value, operation.ttlMs);
-      model.set(operation.account, operation.key, value, operation.ttlMs);
+      cache.set(operation.account, operation.key, value, operation.ttlMs, operation.cold ? 'cold' : 'hot');
+      model.set(operation.account, operation.key, value, operation.ttlMs, operation.cold);
       return;
     }
     case 'get': {

@@ -130,6 +130,53 @@ describe('LRU order', () => {
   });
 });
 
+describe('cold writes (values seen in passing)', () => {
+  test('a cold entry goes in as the least recently used, so it is the first to make room', () => {
+    const { cache, evictions } = setup({ maxSize: 3 });
+    fill(cache, ALICE, ['a', 'b']);
+    cache.set(ALICE, 'seen', 'seen in passing', undefined, 'cold');
+
+    fill(cache, ALICE, ['c']);
+
+    expect(evictions).toEqual([[ALICE, 'seen', 'capacity']]);
+    expect(liveKeys(cache, ALICE, ['a', 'b', 'c', 'seen'])).toEqual(['a', 'b', 'c']);
+  });
+
+  test('a cold entry is never stored at the cost of another: a full cache or an account at its cap leaves it out', () => {
+    const { cache, evictions } = setup({ maxSize: 2, perAccountMaxEntries: 1 });
+    fill(cache, ALICE, ['a']);
+    fill(cache, BOB, ['b']);
+
+    cache.set(CAROL, 'seen', 'x', undefined, 'cold');
+    cache.set(ALICE, 'seen', 'x', undefined, 'cold');
+
+    expect(evictions).toEqual([]);
+    expect(cache.size).toBe(2);
+    expect(cache.stats().sets).toBe(2);
+  });
+
+  test('a cold write refreshes an existing entry without making it recent', () => {
+    const { cache, evictions } = setup({ maxSize: 2 });
+    fill(cache, ALICE, ['a', 'b']);
+
+    cache.set(ALICE, 'a', 'fresher value', undefined, 'cold');
+    fill(cache, ALICE, ['c']);
+
+    expect(evictions).toEqual([[ALICE, 'a', 'capacity']]);
+  });
+
+  test('a cold entry that a task then reads becomes recent like any other', () => {
+    const { cache, evictions } = setup({ maxSize: 2 });
+    fill(cache, ALICE, ['a']);
+    cache.set(ALICE, 'seen', 'seen in passing', undefined, 'cold');
+
+    expect(cache.get(ALICE, 'seen')).toBe('seen in passing');
+    fill(cache, ALICE, ['c']);
+
+    expect(evictions).toEqual([[ALICE, 'a', 'capacity']]);
+  });
+});
+
 describe('per-account cap', () => {
   test('one noisy account at its cap evicts only its own oldest entries, never another account\'s', () => {
     const { cache, evictions } = setup({ maxSize: 10, perAccountMaxEntries: 3 });

@@ -184,18 +184,30 @@ export class TelegramCache<V = unknown> {
     return node !== undefined && node.expiresAt > this.clock();
   }
 
-  set(account: string, key: string, value: V, ttlMs?: number): void {
+  /**
+   * Stores an entry as the account's most recently used. A `cold` write is for a value nobody
+   * asked for (a peer seen in passing in a response): it refreshes an entry that exists without
+   * making it recent, and a new one is stored only into free room, as the least recently used, so
+   * speculation never evicts what tasks looked up.
+   */
+  set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): void {
     const ttl = ttlMs ?? this.defaultTtlMs;
     checkTtl('ttlMs', ttl);
     const expiresAt = ttl === 0 ? Infinity : this.clock() + ttl;
     const state = this.accountState(account);
+    const cold = temperature === 'cold';
+    const existing = state.entries.get(key);
+    if (existing === undefined && cold && (this.count >= this.maxSize || (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries))) return;
     this.counters.sets++;
     state.counters.sets++;
-    const existing = state.entries.get(key);
     if (existing !== undefined) {
       existing.value = value;
       existing.expiresAt = expiresAt;
-      this.touch(existing);
+      if (!cold) this.touch(existing);
+      return;
+    }
+    if (cold) {
+      this.insertOldest(state, key, value, expiresAt);
       return;
     }
     if (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries && state.oldest !== null) {
@@ -341,6 +353,18 @@ export class TelegramCache<V = unknown> {
     this.counters.evictions[why]++;
     node.account.counters.evictions[why]++;
     this.onEvict?.(node.account.name, node.key, why);
+  }
+
+  private insertOldest(state: AccountState<V>, key: string, value: V, expiresAt: number): void {
+    const node: Node<V> = { account: state, key, value, expiresAt, newer: this.oldest, older: null, accountNewer: state.oldest, accountOlder: null };
+    if (this.oldest !== null) this.oldest.older = node;
+    else this.newest = node;
+    this.oldest = node;
+    if (state.oldest !== null) state.oldest.accountOlder = node;
+    else state.newest = node;
+    state.oldest = node;
+    state.entries.set(key, node);
+    this.count++;
   }
 
   /** Moves a node to the newest end of both of its lists. */

@@ -15,6 +15,8 @@ export interface CacheWrite {
   value: CacheValue;
   /** Overrides the cache's default time to live, in milliseconds. */
   ttlMs?: number;
+  /** A value nobody asked for yet (seen in passing): stored only into free room, as least recently used. */
+  cold?: boolean;
 }
 
 /** The answer to a single-flight lookup: the value, or the duty to fetch it. */

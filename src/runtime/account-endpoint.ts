@@ -47,12 +47,11 @@ export class AccountEndpoint implements AccountCacheApi {
   }
 
   set(key: string, value: CacheValue, ttlMs?: number): void {
-    this.cache.set(this.account, key, value, ttlMs);
-    this.counters.sets++;
+    this.write({ key, value, ...(ttlMs !== undefined && { ttlMs }) });
   }
 
   setMany(entries: CacheWrite[]): void {
-    for (const entry of entries) this.set(entry.key, entry.value, entry.ttlMs);
+    for (const entry of entries) this.write(entry);
   }
 
   invalidate(keys: string[]): number {
@@ -98,6 +97,11 @@ export class AccountEndpoint implements AccountCacheApi {
   /** Releases what the task still holds on the main thread, whatever way it ended. */
   release(): void {
     this.services.singleFlight.releaseOwner(this.taskId);
+  }
+
+  private write(entry: CacheWrite): void {
+    this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, entry.cold ? 'cold' : 'hot');
+    this.counters.sets++;
   }
 
   private read(key: string): CacheValue | undefined {

@@ -153,7 +153,8 @@ export class CachedTelegramClient implements TaskClient {
       const { target, seen } = query.kind === 'username' ? await this.resolveUsername(query.username) : await this.fetchPeer(query, entity);
       const now = Date.now();
       const record = recordOf(target, now);
-      entries = this.writesFor([target, ...seen].map((value) => recordOf(value, now)).filter((value) => value !== undefined));
+      const passing = seen.map((value) => recordOf(value, now)).filter((value) => value !== undefined);
+      entries = [...this.writesFor(record === undefined ? [] : [record]), ...this.coldWritesFor(passing)];
       // The name asked for is stored even if Telegram no longer lists it, so the waiters find it.
       if (record !== undefined && !entries.some((entry) => entry.key === query.key)) entries.push(this.usernameWrite(query.key, record));
       return { markedId: utils.getPeerId(target), input: utils.getInputPeer(target), fromCache: false, fetched: target, ...(record && { record }) };
@@ -236,7 +237,7 @@ export class CachedTelegramClient implements TaskClient {
       const record = recordOf(entity, now);
       if (record !== undefined) records.set(markedIdOf(record), record);
     }
-    if (records.size > 0) await this.cache.setMany(this.writesFor([...records.values()]));
+    if (records.size > 0) await this.cache.setMany(this.coldWritesFor([...records.values()]));
   }
 
   /** A peer under its id, and under each username for no longer than the peer itself is trusted. */
@@ -245,6 +246,11 @@ export class CachedTelegramClient implements TaskClient {
       { key: peerKey(markedIdOf(record)), value: record, ttlMs: this.ttls.entityTtlMs },
       ...record.usernames.map((username) => this.usernameWrite(usernameKey(username), record)),
     ]);
+  }
+
+  /** Peers nobody looked up: kept while there is room, never at the expense of ones that were. */
+  private coldWritesFor(records: readonly EntityRecord[]): CacheWrite[] {
+    return this.writesFor(records).map((write) => ({ ...write, cold: true }));
   }
 
   private usernameWrite(key: string, record: EntityRecord): CacheWrite {
