@@ -16,7 +16,7 @@ const REFUSAL = `only these methods may be called on a cache channel: ${ACCOUNT_
 /** The main thread's shared state, as a runtime holds it: one cache and one set of services for all channels. */
 function mainThread(services: Partial<AccountEndpointServices> = {}) {
   return {
-    cache: new TelegramCache({ maxSize: 1000 }),
+    cache: new TelegramCache({ scope: 'process', maxSize: 1000 }),
     services: { singleFlight: new SingleFlight(30_000), flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }), ...services },
   };
 }
@@ -56,6 +56,15 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     expect(await client.invalidate(['@shared', '@nobody'])).toBe(1);
     expect(state.cache.get('bob', '@shared')).toBe('bob’s access hash');
     expect(endpoint.counters).toEqual({ hits: 4, misses: 1, sets: 3, invalidations: 1, wasInvalidated: true, floodReported: false });
+  });
+
+  it('rejects a write of a value that cannot cross threads, and goes on serving', async () => {
+    const { client } = connect(mainThread(), 'alice');
+
+    await expect(client.set('@alice', () => 'a function')).rejects.toMatchObject({ name: 'DataCloneError' });
+    await client.set('@alice', 'hash');
+    await expect(client.get('@alice')).resolves.toBe('hash');
+    await expect(client.flush()).resolves.toBeUndefined();
   });
 
   it('has every write acknowledged once flush resolves, awaited by the task or not', async () => {

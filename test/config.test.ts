@@ -183,3 +183,22 @@ describe('typos', () => {
     );
   });
 });
+
+describe('secrets in config errors', () => {
+  const API_HASH = '0123456789ABCDEF0123456789ABCDEF';
+
+  test('a bad api_hash is named without being quoted back, here or inside the whole account', () => {
+    const error = (() => {
+      try {
+        parseConfig({ accounts: [{ phone: '+15550001111', api_id: 1, api_hash: API_HASH }] });
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+      throw new Error('expected the account to be rejected');
+    })();
+
+    expect(error.message).toContain('accounts[0].api_hash: 32 lowercase hex digits (given: [redacted])');
+    expect(error.message).toContain('accounts[0]: give exactly one of session_env and session_file (given: {"phone":"+15550001111","api_id":1,"api_hash":"[redacted]"})');
+    expect(error.message).not.toContain(API_HASH);
+  });
+});

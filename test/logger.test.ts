@@ -39,10 +39,10 @@ describe('createLogger redaction', () => {
 
   it('censors them one and two levels down', () => {
     const { logger, output, records } = capture();
-    logger.info({ account: { phone: '+100', apiHash: API_HASH, credentials: { session: SESSION, code: PHONE_CODE } } }, 'account loaded');
+    logger.info({ account: { phone: '+100', apiHash: API_HASH, credentials: { session: SESSION, phoneCode: PHONE_CODE } } }, 'account loaded');
     logger.info({ login: { phone_code: PHONE_CODE, api_hash: API_HASH } }, 'code sent');
     const [loaded, sent] = records();
-    expect(loaded).toMatchObject({ account: { phone: '+100', apiHash: '[redacted]', credentials: { session: '[redacted]', code: '[redacted]' } } });
+    expect(loaded).toMatchObject({ account: { phone: '+100', apiHash: '[redacted]', credentials: { session: '[redacted]', phoneCode: '[redacted]' } } });
     expect(sent).toMatchObject({ login: { phone_code: '[redacted]', api_hash: '[redacted]' } });
     for (const secret of SECRETS) expect(output()).not.toContain(secret);
   });
@@ -70,7 +70,28 @@ describe('createLogger redaction', () => {
 describe('createLogger redaction at any depth', () => {
   it('censors secrets in a whole config logged by mistake, inside arrays and deep objects', () => {
     const { logger, output } = capture();
-    logger.info({ cfg: { accounts: [{ phone: '+100', api_hash: API_HASH, creds: { nested: { session: SESSION } } }] }, login: [{ code: PHONE_CODE }] }, 'config');
+    logger.info({ cfg: { accounts: [{ phone: '+100', api_hash: API_HASH, creds: { nested: { session: SESSION } } }] }, login: [{ phone_code: PHONE_CODE }] }, 'config');
+    expect(output()).toContain('+100');
+    for (const secret of SECRETS) expect(output()).not.toContain(secret);
+  });
+});
+
+describe('createLogger redaction of errors and child loggers', () => {
+  it('censors secrets an error carries as properties, and keeps Telegram’s error code visible', () => {
+    const { logger, output, records } = capture();
+    const error = Object.assign(new Error('AUTH_KEY_UNREGISTERED'), { code: 401, session: SESSION, request: { apiHash: API_HASH } });
+
+    logger.error({ err: error }, 'login failed');
+
+    expect(records()[0]).toMatchObject({ err: { message: 'AUTH_KEY_UNREGISTERED', code: 401, session: '[redacted]' } });
+    for (const secret of SECRETS) expect(output()).not.toContain(secret);
+  });
+
+  it('censors secrets nested in a child logger’s bindings, and in a child’s child', () => {
+    const { logger, output } = capture();
+    const child = logger.child({ account: { phone: '+100', session: SESSION } });
+    child.child({ creds: [{ api_hash: API_HASH }] }).info('working');
+
     expect(output()).toContain('+100');
     for (const secret of SECRETS) expect(output()).not.toContain(secret);
   });

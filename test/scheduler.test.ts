@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TelegramCache } from '../src/cache/telegram-cache.js';
+import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { Reporter } from '../src/runtime/reporter.js';
-import { FloodCooldownError, QueueFullError, RuntimeClosedError, Scheduler, type SchedulerOptions } from '../src/runtime/scheduler.js';
+import { FloodCooldownError, QueueFullError, RequeueTask, RuntimeClosedError, Scheduler, type SchedulerOptions } from '../src/runtime/scheduler.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import { memoryLogger, recordEvents } from './helpers/runtime.js';
 import { settled } from './helpers/settled.js';
@@ -110,18 +112,39 @@ describe('Scheduler', () => {
     expect((error as Error).message).toBe('the task queue is full (2 queued tasks, runtime.max_queue); retry when tasks have finished');
   });
 
-  it('takes back a retried task at the front of its account’s queue even when the queue is full', async () => {
+  it('queues a task that asks to run again at the front of its account’s queue, even when the queue is full', async () => {
     const { scheduler, started, submit, finish } = harness({ globalConcurrency: 1, maxQueue: 2 });
-    void submit('a', 'running');
+    let attempts = 0;
+    const retried = scheduler.submit('a', async () => {
+      attempts++;
+      started.push(`a1, attempt ${attempts}`);
+      if (attempts === 1) throw new RequeueTask('once more');
+      return 'done';
+    });
     void submit('a', 'a2');
     void submit('b', 'b1');
-    const retried = scheduler.submit('a', async () => void started.push('a1 again'), undefined, 'front');
+    await new Promise((done) => setImmediate(done));
 
-    await finish('running');
-    await expect(retried).resolves.toBeUndefined();
+    await expect(retried).resolves.toBe('done');
+    // Ahead of a2, which was queued before the retry; then the round-robin moves on to b.
+    expect(started).toEqual(['a1, attempt 1', 'a1, attempt 2', 'b1']);
+    expect(scheduler.queuedCount).toBe(1);
+    await finish('b1');
+    expect(started.at(-1)).toBe('a2');
+  });
 
-    // Ahead of a2, which was queued before it; then the round-robin moves on to b.
-    expect(started).toEqual(['running', 'a1 again', 'b1']);
+  it('stops listening to a queued task’s signal however the task leaves the queue', async () => {
+    const { scheduler, submit } = harness({ globalConcurrency: 1 });
+    const signal = new AbortController().signal;
+    const added = vi.spyOn(signal, 'addEventListener');
+    const removed = vi.spyOn(signal, 'removeEventListener');
+    void submit('a', 'running');
+    const queued = submit('a', 'queued', signal);
+
+    scheduler.close();
+
+    await expect(queued).rejects.toBeInstanceOf(RuntimeClosedError);
+    expect(removed.mock.calls.map(([, listener]) => listener)).toEqual(added.mock.calls.map(([, listener]) => listener));
   });
 
   it('drops a queued task whose signal aborts, and never starts it', async () => {
@@ -301,6 +324,46 @@ describe('SingleFlight', () => {
   });
 });
 
+describe('a task’s waits on the main thread when the task goes away', () => {
+  it('never lets a waiting lookup of an ended task take a lease that nobody would release', async () => {
+    const cache = new TelegramCache({ scope: 'process', maxSize: 10 });
+    const singleFlight = new SingleFlight(30_000);
+    const services = { singleFlight, flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) };
+    const crashed = new AccountEndpoint(cache, 'acc', 'crashed', services);
+    const next = new AccountEndpoint(cache, 'acc', 'next', services);
+
+    await expect(crashed.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    const secondLookupOfCrashed = crashed.lookup('@alice');
+    crashed.release();
+
+    await expect(secondLookupOfCrashed).rejects.toMatchObject({ name: 'AbortError' });
+    expect(singleFlight.activeLeases).toBe(0);
+    await expect(next.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+  });
+
+  it('lets tasks of one account in task scope each fetch for their own cache instead of waiting on another', async () => {
+    const singleFlight = new SingleFlight(30_000);
+    const services = { singleFlight, flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) };
+    const first = new AccountEndpoint(new TelegramCache({ scope: 'task', maxSize: 10 }), 'acc', 't1', services);
+    const second = new AccountEndpoint(new TelegramCache({ scope: 'task', maxSize: 10 }), 'acc', 't2', services);
+
+    await expect(first.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    await expect(second.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    expect(singleFlight.activeLeases).toBe(2);
+  });
+
+  it('stops a resolve-permit wait, and its timer, when the task is cancelled', async () => {
+    const flood = new FloodControl({ timeScale: 1, resolvesPerMinute: 1 });
+    const endpoint = new AccountEndpoint(new TelegramCache({ maxSize: 10 }), 'acc', 't1', { singleFlight: new SingleFlight(30_000), flood });
+    await endpoint.acquireResolvePermit();
+    const minuteLong = endpoint.acquireResolvePermit();
+
+    endpoint.cancel('the caller aborted the task');
+
+    await expect(minuteLong).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
 describe('FloodControl', () => {
   it('cools only the named account down, for the wait scaled to real time, and reports it', () => {
     let now = 1_000;
@@ -356,6 +419,21 @@ describe('FloodControl', () => {
 });
 
 describe('Reporter', () => {
+  it('removes a listener from the one event it is taken off, when the same function listens to two', () => {
+    const reporter = new Reporter();
+    const seen: string[] = [];
+    const listener = ({ taskId }: { taskId: string }): void => void seen.push(taskId);
+    reporter.on('task:end', listener);
+    reporter.on('task:error', listener);
+
+    reporter.off('task:end', listener);
+    reporter.emit('task:end', { taskId: 'ended', account: 'a', task: 't', durationMs: 1 });
+    reporter.emit('task:error', { taskId: 'failed', account: 'a', task: 't', durationMs: 1, error: { name: 'Error', message: 'x' } });
+
+    expect(seen).toEqual(['failed']);
+    expect(reporter.listenerCount('task:end')).toBe(0);
+  });
+
   it('delivers typed events to their listeners until they are removed', () => {
     const reporter = new Reporter();
     const seen: string[] = [];

@@ -114,7 +114,13 @@ export class ChannelClient implements AccountCache {
         this.hotCalls.set(hot, { resolve: resolve as (value: unknown) => void, reject });
       });
       const call: HotCall = { hot, method, args };
-      this.port.postMessage(call);
+      try {
+        this.port.postMessage(call);
+      } catch (error) {
+        // A value that cannot cross threads (a function, a socket) fails here, as a rejection like any other.
+        this.hotCalls.delete(hot);
+        return Promise.reject(error as Error);
+      }
       return answer;
     });
   }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { TelegramCacheScope } from '../cache/telegram-cache.js';
-import type { LogLevel } from '../telemetry/logger.js';
+import { redactSecrets, SECRET_FIELDS, type LogLevel } from '../telemetry/logger.js';
 import { configSchema, type LiveAccountConfig, type RawConfig } from './schema.js';
 
 /** The environment variable that names the config file when no path is given. */
@@ -275,10 +275,15 @@ function dropEmptySections(schema: z.ZodType, data: unknown): unknown {
   );
 }
 
+/** The value an error quotes back, with secrets (an inline api_hash) censored like in the logs. */
+function shownValue(path: readonly PropertyKey[], given: unknown): string {
+  if (given === undefined) return 'nothing';
+  const last = path[path.length - 1];
+  return typeof last === 'string' && SECRET_FIELDS.has(last) ? '[redacted]' : JSON.stringify(redactSecrets(given));
+}
+
 function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
-  const given = valueAt(data, issue.path);
-  const shown = given === undefined ? 'nothing' : JSON.stringify(given);
-  return `${keyPath(issue.path)}: ${issue.message} (given: ${shown})`;
+  return `${keyPath(issue.path)}: ${issue.message} (given: ${shownValue(issue.path, valueAt(data, issue.path))})`;
 }
 
 /**

@@ -30,13 +30,23 @@ export interface AccountEndpointServices {
  */
 export class AccountEndpoint implements AccountCacheApi {
   readonly counters: TaskCacheCounters = { hits: 0, misses: 0, sets: 0, invalidations: 0, wasInvalidated: false, floodReported: false };
+  /**
+   * Whose misses coalesce: in process scope every task of the account reads one cache, so their
+   * misses of a key share one fetch; in task scope each task has its own cache, and a fetch by
+   * another task would land where this one never reads.
+   */
+  private readonly flight: string;
+  /** The task's life on this thread: aborted when it ends or is cancelled, so nothing waits on its behalf after. */
+  private readonly life = new AbortController();
 
   constructor(
     private readonly cache: TelegramCache,
     readonly account: string,
     private readonly taskId: string,
     private readonly services: AccountEndpointServices,
-  ) {}
+  ) {
+    this.flight = cache.scope === 'process' ? account : `${account}\u0000${taskId}`;
+  }
 
   get(key: string): CacheValue | undefined {
     return this.read(key);
@@ -64,7 +74,7 @@ export class AccountEndpoint implements AccountCacheApi {
 
   lookup(key: string): Promise<LookupResult> {
     return this.services.singleFlight
-      .lookup(this.account, key, this.taskId, () => this.cache.get(this.account, key))
+      .lookup(this.flight, key, this.taskId, () => this.cache.get(this.account, key), this.life.signal)
       .then((result) => {
         // A waiter that got the leader's value saved a Telegram call: that is a hit for the task.
         if (result.hit) this.counters.hits++;
@@ -75,7 +85,7 @@ export class AccountEndpoint implements AccountCacheApi {
 
   settle(key: string, entries: CacheWrite[]): void {
     this.setMany(entries);
-    this.services.singleFlight.settle(this.account, key, this.taskId);
+    this.services.singleFlight.settle(this.flight, key, this.taskId);
   }
 
   reportFloodWait(seconds: number, method: string): void {
@@ -84,7 +94,7 @@ export class AccountEndpoint implements AccountCacheApi {
   }
 
   acquireResolvePermit(): Promise<void> {
-    return this.services.flood.acquireResolvePermit(this.account);
+    return this.services.flood.acquireResolvePermit(this.account, this.life.signal);
   }
 
   openTelegramConnection(): MessagePort {
@@ -94,8 +104,14 @@ export class AccountEndpoint implements AccountCacheApi {
     return transfer(port, [port]);
   }
 
+  /** Stops what is waiting on the task's behalf (a lease, a resolve permit): it was cancelled. */
+  cancel(reason: string): void {
+    this.life.abort(new DOMException(reason, 'AbortError'));
+  }
+
   /** Releases what the task still holds on the main thread, whatever way it ended. */
   release(): void {
+    this.cancel('the task has ended');
     this.services.singleFlight.releaseOwner(this.taskId);
   }
 

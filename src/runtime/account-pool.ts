@@ -48,7 +48,9 @@ export class AccountPool {
       concurrentTasksPerWorker: this.tasksPerWorker,
       // Parked workers ('sync') may not receive port messages between tasks.
       atomics: 'disabled',
-      maxQueue: 'auto',
+      // The scheduler bounds and orders the queue; Piscina's own bound would turn a busy account's
+      // waiting task into a rejection.
+      maxQueue: Infinity,
       resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerMemoryMb },
       loadBalancer: (task, workers) => this.pick(task, workers),
     });
@@ -70,24 +72,27 @@ export class AccountPool {
 
   /** Asks every worker to disconnect its Telegram clients; gives up after `timeoutMs` (a live network may hang). */
   async disconnectClients(timeoutMs: number): Promise<void> {
-    const asks = this.liveWorkerIds.map((worker) =>
-      this.pool.run(Object.assign({ disconnect: true } as const, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
-    );
+    const asks = async (): Promise<void> => {
+      // A ping passes the balancer, which refreshes the list of live workers (one may have been replaced).
+      await this.pool.run({ ping: true });
+      await Promise.allSettled(
+        this.liveWorkerIds.map((worker) =>
+          this.pool.run(Object.assign({ disconnect: true } as const, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+        ),
+      );
+    };
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
     });
-    await Promise.race([Promise.allSettled(asks), deadline]);
+    // Shutdown goes on whatever happens here: a client that cannot say goodbye is closed with its thread.
+    await Promise.race([asks().catch(() => undefined), deadline]);
     clearTimeout(timer);
   }
 
   /** Which worker serves each account now, for tests and diagnostics. */
   assignments(): ReadonlyMap<string, number> {
     return this.workerOf;
-  }
-
-  get workerThreads(): number {
-    return this.pool.threads.length;
   }
 
   destroy(): Promise<void> {
@@ -105,8 +110,10 @@ export class AccountPool {
     const current = this.workerOf.get(account);
     if (current !== undefined) {
       const worker = live.find((candidate) => candidate.id === current);
-      // The account's worker is alive: wait for it rather than move the account off its client.
-      if (worker !== undefined) return worker.currentUsage < this.tasksPerWorker ? worker : null;
+      // The account's worker is alive: its task goes there even past tasksPerWorker (tasks mostly
+      // wait on Telegram, and the scheduler bounds the total), since declining would stall
+      // Piscina's whole queue behind it, and moving would cost the account its client.
+      if (worker !== undefined) return worker;
       // Its worker died. Piscina is starting a replacement: wait for it, or every orphaned account
       // would pile onto the surviving workers and stay there.
       if (live.length < this.threads) return null;

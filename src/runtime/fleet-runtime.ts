@@ -9,10 +9,10 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint } from './account-endpoint.js';
 import { AccountPool } from './account-pool.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
-import { FloodControl } from './flood-control.js';
+import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
-import { RuntimeClosedError, Scheduler } from './scheduler.js';
+import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
 
 export interface FleetRuntimeOptions {
@@ -49,13 +49,7 @@ export class WorkerCrashedError extends Error {
 /** How long shutdown waits for the workers' Telegram clients to disconnect before stopping the threads anyway. */
 const DISCONNECT_TIMEOUT_MS = 5000;
 
-/** Internal: the attempt ended in a FLOOD_WAIT and the task goes back to its account's queue. */
-class FloodRetry extends Error {
-  override readonly name = 'FloodRetry';
-}
-
 interface RunningTask {
-  channel: ServedChannel;
   abort: (reason: string) => void;
 }
 
@@ -200,15 +194,17 @@ export class FleetRuntime {
     const taskId = options.taskId ?? `t${++this.taskCounter}`;
     if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
     this.inFlight.add(taskId);
-    const attempt = (retriesLeft: number, placement: 'back' | 'front'): Promise<unknown> =>
-      this.scheduler
-        .submit(account.phone, () => this.execute(taskId, account, taskModule, options, retriesLeft), options.signal, placement)
-        .catch((error: unknown) => {
-          if (!(error instanceof FloodRetry)) throw error;
-          // Back in the account's queue, where the cooldown holds it until the wait has passed.
-          return attempt(retriesLeft - 1, 'front');
-        });
-    const job = attempt(this.config.flood.retries, 'back').finally(() => this.inFlight.delete(taskId));
+    let retriesLeft = this.config.flood.retries;
+    const start = async (): Promise<unknown> => {
+      try {
+        return await this.execute(taskId, account, taskModule, options, retriesLeft);
+      } catch (error) {
+        // The scheduler puts it back at the front of the account's queue, where the cooldown holds it.
+        if (error instanceof RequeueTask) retriesLeft--;
+        throw error;
+      }
+    };
+    const job = this.scheduler.submit(account.phone, start, options.signal).finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
 
@@ -286,7 +282,7 @@ export class FleetRuntime {
       ...(this.fleet.simulator && { openTelegramConnection: (name: string) => this.fleet.openConnection(name) }),
     });
     const channel = serveChannel(port1, endpoint);
-    const stopTimers = this.armAbort(taskId, channel, options);
+    const stopTimers = this.armAbort(taskId, channel, endpoint, options);
     const payload: TaskPayload = {
       taskId,
       account,
@@ -331,12 +327,13 @@ export class FleetRuntime {
       return outcome.value;
     }
     const { error } = outcome;
-    if (error.code === 420 && typeof error.seconds === 'number') {
+    if (isAccountFloodWait(error)) {
       // The client reports the wait on the channel as soon as it sees it; this covers a bare client.
       if (!endpoint.counters.floodReported) this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
-      if (retriesLeft > 0 && options.signal?.aborted !== true && this.closing === null) {
+      // In fail mode the account's queued tasks fail during a cooldown, so a retry would only fail the same way.
+      if (retriesLeft > 0 && this.config.flood.onCooldown === 'wait' && options.signal?.aborted !== true && this.closing === null) {
         this.reporter.emit('task:retry', { taskId, account: phone, task: options.task, durationMs, error, retriesLeft: retriesLeft - 1 });
-        throw new FloodRetry();
+        throw new RequeueTask(`task ${taskId} waits out a FLOOD_WAIT and runs again`);
       }
     }
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
@@ -344,14 +341,15 @@ export class FleetRuntime {
   }
 
   /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */
-  private armAbort(taskId: string, channel: ServedChannel, options: RunOptions): () => void {
+  private armAbort(taskId: string, channel: ServedChannel, endpoint: AccountEndpoint, options: RunOptions): () => void {
     let aborted = false;
     const abort = (reason: string): void => {
       if (aborted) return;
       aborted = true;
       channel.abort(reason);
+      endpoint.cancel(reason);
     };
-    this.running.set(taskId, { channel, abort });
+    this.running.set(taskId, { abort });
     const onSignal = (): void => abort('the caller aborted the task');
     options.signal?.addEventListener('abort', onSignal, { once: true });
     const timeoutMs = options.timeoutMs ?? this.config.runtime.taskTimeoutMs;

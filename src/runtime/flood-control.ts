@@ -1,4 +1,14 @@
+import type { SerializedError } from '../channel/remote-error.js';
 import type { Reporter } from './reporter.js';
+
+/**
+ * A wait that Telegram imposes on the whole account. Other 420 errors (SLOWMODE_WAIT) concern one
+ * chat: they must neither cool the account down nor re-run a task that may already have sent.
+ */
+export function isAccountFloodWait(error: SerializedError): error is SerializedError & { seconds: number } {
+  const flood = error.name === 'FloodWaitError' || /^FLOOD_(PREMIUM_)?WAIT/.test(error.errorMessage ?? '');
+  return flood && typeof error.seconds === 'number';
+}
 
 export interface FloodControlOptions {
   /** Real seconds per Telegram second: 1 live, the simulator's time scale when simulated. */
@@ -9,6 +19,22 @@ export interface FloodControlOptions {
   /** Told when an account's cooldown changes, so queued tasks can be held or released. */
   onCooldownChange?: (account: string) => void;
   clock?: () => number;
+}
+
+/** A timer that an abort clears, rejecting with the abort's reason. */
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**
@@ -45,8 +71,11 @@ export class FloodControl {
     return 0;
   }
 
-  /** Waits until the account may resolve another username under the runtime's cap (and any cooldown). */
-  async acquireResolvePermit(account: string): Promise<void> {
+  /**
+   * Waits until the account may resolve another username under the runtime's cap (and any
+   * cooldown). `signal` ends the wait early, with the timer, when the asking task goes away.
+   */
+  async acquireResolvePermit(account: string, signal?: AbortSignal): Promise<void> {
     const now = this.clock();
     let startAt = now + this.remaining(account);
     if (this.options.resolvesPerMinute > 0) {
@@ -55,6 +84,6 @@ export class FloodControl {
       this.nextResolveAt.set(account, startAt + spacingMs);
     }
     const waitMs = startAt - now;
-    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    if (waitMs > 0) await wait(waitMs, signal);
   }
 }

@@ -91,7 +91,8 @@ type Listener<E extends ReporterEventName> = (...args: ReporterEvents[E]) => voi
  */
 export class Reporter {
   private readonly emitter = new EventEmitter<ReporterEvents>();
-  private readonly wrapped = new Map<Listener<ReporterEventName>, Listener<ReporterEventName>>();
+  /** The guarded wrapper of each listener, per event: one function may listen to several events, or twice. */
+  private readonly wrapped = new Map<ReporterEventName, Map<Listener<ReporterEventName>, Listener<ReporterEventName>[]>>();
 
   constructor(private readonly logger?: Logger) {}
 
@@ -104,17 +105,24 @@ export class Reporter {
         if (event !== 'listener:error') this.emitter.emit('listener:error', { event, error });
       }
     }) as Listener<ReporterEventName>;
-    this.wrapped.set(listener as Listener<ReporterEventName>, guarded);
+    let forEvent = this.wrapped.get(event);
+    if (forEvent === undefined) {
+      forEvent = new Map();
+      this.wrapped.set(event, forEvent);
+    }
+    const key = listener as Listener<ReporterEventName>;
+    forEvent.set(key, [...(forEvent.get(key) ?? []), guarded]);
     this.emitter.on(event, guarded as never);
     return this;
   }
 
   off<E extends ReporterEventName>(event: E, listener: Listener<E>): this {
-    const guarded = this.wrapped.get(listener as Listener<ReporterEventName>);
-    if (guarded !== undefined) {
-      this.emitter.off(event, guarded as never);
-      this.wrapped.delete(listener as Listener<ReporterEventName>);
-    }
+    const forEvent = this.wrapped.get(event);
+    const key = listener as Listener<ReporterEventName>;
+    const guarded = forEvent?.get(key);
+    const last = guarded?.pop();
+    if (last !== undefined) this.emitter.off(event, last as never);
+    if (guarded?.length === 0) forEvent?.delete(key);
     return this;
   }
 

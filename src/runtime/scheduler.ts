@@ -3,6 +3,14 @@ export class QueueFullError extends Error {
   override readonly name = 'QueueFullError';
 }
 
+/**
+ * Thrown by a task's start function to be queued again, at the front of its account's queue: the
+ * account's order is kept, and a full queue cannot refuse a task it had already admitted.
+ */
+export class RequeueTask extends Error {
+  override readonly name = 'RequeueTask';
+}
+
 /** Thrown for a task submitted after shutdown began, or still queued when it did. */
 export class RuntimeClosedError extends Error {
   override readonly name = 'RuntimeClosedError';
@@ -78,27 +86,18 @@ export class Scheduler {
   }
 
   /**
-   * Queues a task of an account; the promise settles with the task's own outcome. A retried task
-   * goes to the `front` of its account's queue, keeping the account's order.
+   * Queues a task of an account; the promise settles with the task's own outcome. A start function
+   * that throws {@link RequeueTask} is queued again instead.
    */
-  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal, placement: 'back' | 'front' = 'back'): Promise<R> {
+  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    // A task coming back for a retry was admitted once already: a full queue must not lose it.
-    if (placement === 'back' && this.queued >= this.options.maxQueue) {
+    if (this.queued >= this.options.maxQueue) {
       return Promise.reject(new QueueFullError(`the task queue is full (${this.options.maxQueue} queued tasks, runtime.max_queue); retry when tasks have finished`));
     }
     return new Promise<R>((resolve, reject) => {
       const task: QueuedTask = { account, start, resolve: resolve as (value: unknown) => void, reject, signal, onAbort: undefined };
-      if (signal !== undefined) {
-        task.onAbort = () => this.abortQueued(task);
-        signal.addEventListener('abort', task.onAbort, { once: true });
-      }
-      const queue = this.lane(account).queue;
-      if (placement === 'front') queue.unshift(task);
-      else queue.push(task);
-      this.queued++;
-      this.markReady(account);
+      this.enqueue(task, 'back');
       this.pump();
     });
   }
@@ -122,10 +121,7 @@ export class Scheduler {
     for (const lane of this.lanes.values()) {
       if (lane.cooldownTimer !== null) clearTimeout(lane.cooldownTimer);
       lane.cooldownTimer = null;
-      for (const task of lane.queue.splice(0)) {
-        this.queued--;
-        this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task started'));
-      }
+      for (const task of this.dequeueAll(lane)) this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task started'));
     }
     this.notifyIdle();
   }
@@ -165,19 +161,14 @@ export class Scheduler {
         this.holdForCooldown(account, lane, remaining);
         continue;
       }
-      const task = lane.queue.shift() as QueuedTask;
-      this.queued--;
-      this.startTask(lane, task);
+      this.startTask(lane, this.dequeue(lane, 0));
       if (lane.queue.length > 0) this.markReady(account);
     }
   }
 
   private holdForCooldown(account: string, lane: AccountLane, remainingMs: number): void {
     if (this.options.onCooldown === 'fail') {
-      for (const task of lane.queue.splice(0)) {
-        this.queued--;
-        this.settle(task, false, new FloodCooldownError(account, remainingMs));
-      }
+      for (const task of this.dequeueAll(lane)) this.settle(task, false, new FloodCooldownError(account, remainingMs));
       this.notifyIdle();
       return;
     }
@@ -188,8 +179,34 @@ export class Scheduler {
     }, remainingMs);
   }
 
-  private startTask(lane: AccountLane, task: QueuedTask): void {
+  /** Puts a task in its account's queue, listening for its caller's abort while it waits there. */
+  private enqueue(task: QueuedTask, end: 'front' | 'back'): void {
+    if (task.signal !== undefined) {
+      task.onAbort = () => this.abortQueued(task);
+      task.signal.addEventListener('abort', task.onAbort, { once: true });
+    }
+    const queue = this.lane(task.account).queue;
+    if (end === 'front') queue.unshift(task);
+    else queue.push(task);
+    this.queued++;
+    this.markReady(task.account);
+  }
+
+  /** Takes a task out of its queue, whatever happens to it next, and stops listening for its abort. */
+  private dequeue(lane: AccountLane, index: number): QueuedTask {
+    const [task] = lane.queue.splice(index, 1) as [QueuedTask];
+    this.queued--;
     if (task.signal !== undefined && task.onAbort !== undefined) task.signal.removeEventListener('abort', task.onAbort);
+    return task;
+  }
+
+  private dequeueAll(lane: AccountLane): QueuedTask[] {
+    const tasks: QueuedTask[] = [];
+    while (lane.queue.length > 0) tasks.push(this.dequeue(lane, 0));
+    return tasks;
+  }
+
+  private startTask(lane: AccountLane, task: QueuedTask): void {
     lane.running++;
     this.running++;
     let outcome: Promise<unknown>;
@@ -207,7 +224,13 @@ export class Scheduler {
   private finish(lane: AccountLane, task: QueuedTask, ok: boolean, result: unknown): void {
     lane.running--;
     this.running--;
-    this.settle(task, ok, result);
+    if (!ok && result instanceof RequeueTask) {
+      // Back before anything else of the account can start.
+      if (this.closed) this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task could run again'));
+      else this.enqueue(task, 'front');
+    } else {
+      this.settle(task, ok, result);
+    }
     if (lane.queue.length > 0) this.markReady(task.account);
     this.pump();
     this.notifyIdle();
@@ -222,8 +245,7 @@ export class Scheduler {
     const lane = this.lanes.get(task.account);
     const index = lane?.queue.indexOf(task) ?? -1;
     if (lane === undefined || index < 0) return;
-    lane.queue.splice(index, 1);
-    this.queued--;
+    this.dequeue(lane, index);
     this.settle(task, false, abortReason(task.signal as AbortSignal));
     this.notifyIdle();
   }

@@ -18,12 +18,15 @@ export class SingleFlight {
   constructor(private readonly leaseTimeoutMs: number) {}
 
   /**
-   * `read` looks the key up in the cache; `owner` names the task asking, so its leases can be
-   * released when it ends.
+   * `cache` names the cache the key lives in (one account's entries in one cache); `read` looks the
+   * key up there; `owner` names the task asking, so its leases can be
+   * released when it ends. `signal` is the owner's life: once it fires (the task ended, crashed or
+   * was cancelled) a waiting lookup stops, and never takes a lease nobody would release.
    */
-  async lookup(account: string, key: string, owner: string, read: () => unknown): Promise<LookupResult> {
-    const id = `${account}\u0000${key}`;
+  async lookup(cache: string, key: string, owner: string, read: () => unknown, signal?: AbortSignal): Promise<LookupResult> {
+    const id = `${cache}\u0000${key}`;
     for (;;) {
+      signal?.throwIfAborted();
       const value = read();
       if (value !== undefined) return { hit: true, value };
       const lease = this.leases.get(id);
@@ -35,13 +38,20 @@ export class SingleFlight {
         });
         return { hit: false, leader: true };
       }
-      await new Promise<void>((wake) => lease.waiters.push(wake));
+      await new Promise<void>((wake) => {
+        const stop = (): void => wake();
+        signal?.addEventListener('abort', stop, { once: true });
+        lease.waiters.push(() => {
+          signal?.removeEventListener('abort', stop);
+          wake();
+        });
+      });
     }
   }
 
   /** Ends the lead on a key; the waiters read the cache again. */
-  settle(account: string, key: string, owner: string): void {
-    const id = `${account}\u0000${key}`;
+  settle(cache: string, key: string, owner: string): void {
+    const id = `${cache}\u0000${key}`;
     if (this.leases.get(id)?.owner === owner) this.release(id);
   }
 

@@ -221,7 +221,8 @@ export class CachedTelegramClient implements TaskClient {
       const seconds = floodWaitSeconds(error);
       if (seconds !== undefined) await this.cache.reportFloodWait(seconds, method);
       else if (invalidatesPeer(error)) {
-        const keys = uses.flatMap((use) => (use.markedId === undefined ? [] : [peerKey(use.markedId), ...(use.record?.usernames ?? []).map(usernameKey)]));
+        // Only peers this client resolved: a hash the caller brought along says nothing about the cached one.
+        const keys = uses.flatMap((use) => (use.markedId === undefined || use.record === undefined ? [] : [peerKey(use.markedId), ...use.record.usernames.map(usernameKey)]));
         if (keys.length > 0) await this.cache.invalidate(keys);
       }
       throw error;

@@ -12,8 +12,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /**
  * Secrets that may sit in objects handed to a log call: a session string grants full access to
  * an account, an api_hash identifies the application, a phone code completes a login. They are
- * censored under these keys at any depth, in arrays too, since a whole config or account list
- * may be logged by mistake.
+ * censored under these keys at any depth, in arrays, errors and child-logger bindings too, since
+ * a whole config or account list may be logged by mistake. (`code` is not among them: it is how
+ * Telegram and Node name their errors.)
  */
 export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'session',
@@ -23,7 +24,6 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   'api_hash',
   'phoneCode',
   'phone_code',
-  'code',
   'password',
 ]);
 const CENSOR = '[redacted]';
@@ -31,7 +31,9 @@ const CENSOR = '[redacted]';
 const MAX_DEPTH = 8;
 
 function redact(value: unknown, depth: number): unknown {
-  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (value === null || typeof value !== 'object') return value;
+  // An error's own properties are logged too; the standard serializer turns it into plain data first.
+  if (value instanceof Error) return redact(pino.stdSerializers.err(value), depth);
   if (depth >= MAX_DEPTH) return '[too deep]';
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   if (ArrayBuffer.isView(value)) return value;
@@ -40,9 +42,21 @@ function redact(value: unknown, depth: number): unknown {
   return copy;
 }
 
-/** A copy of a log object with every secret field censored; what the logger applies to each line and binding. */
-export function redactSecrets(object: Record<string, unknown>): Record<string, unknown> {
-  return redact(object, 0) as Record<string, unknown>;
+/** A copy of a value with every secret field censored; what the logger applies to each line and binding. */
+export function redactSecrets<T>(value: T): T {
+  return redact(value, 0) as T;
+}
+
+/**
+ * pino's formatters never see child-logger bindings, so `child` censors them before pino does;
+ * children inherit this `child` through their prototype, so a child's child is covered too.
+ */
+function censorChildBindings(logger: Logger): Logger {
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, redactSecrets(bindings), options);
+  } as Logger['child'];
+  return logger;
 }
 
 export interface LoggerOptions {
@@ -55,19 +69,18 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino(
+  const logger = pino(
     {
       name: options.name ?? 'tgfleet',
       level: options.level ?? 'info',
       formatters: { log: redactSecrets },
-      // Child-logger bindings never pass through the log formatter; pino's own redaction covers them.
-      redact: { paths: [...SECRET_FIELDS], censor: CENSOR },
     },
     options.destination ??
       (options.pretty
         ? pretty({ destination: 2, sync: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' })
         : pino.destination({ fd: 2, sync: false })),
   );
+  return censorChildBindings(logger);
 }
 
 /** A logger that writes nothing, for embedders and tests that did not ask for logs. */

@@ -52,24 +52,35 @@ export function zipfSampler(n: number, exponent: number, random: Random): () => 
  */
 export function generateWorkload(config: WorkloadConfig, accounts: readonly string[], universe: PeerUniverse): WorkloadTask[] {
   const random = seededRandom(config.seed);
-  const publicCount = universe.publicPeers.length;
-  if (publicCount === 0) throw new Error('the workload needs at least one public peer');
-  const drawPublic = zipfSampler(publicCount, config.zipfExponent, random);
+  const publicPeers = distinctNames(universe.publicPeers);
+  if (publicPeers.length === 0) throw new Error('the workload needs at least one public peer');
+  const drawPublic = zipfSampler(publicPeers.length, config.zipfExponent, random);
   const tasks: WorkloadTask[] = [];
   for (let round = 0; round < config.tasksPerAccount; round++) {
     for (const account of accounts) {
-      const own = universe.privatePeers.get(account) ?? [];
-      const wanted = Math.min(config.peersPerTask, publicCount + own.length);
+      const own = distinctNames(universe.privatePeers.get(account) ?? []);
+      const candidates = distinctNames([...publicPeers, ...own]);
+      const wanted = Math.min(config.peersPerTask, candidates.length);
       const peers = new Set<string>();
-      while (peers.size < wanted) {
+      // Random draws find the last few rare peers slowly (a steep Zipf tail, an exhausted private
+      // list); past a bound the task is completed from the candidates in order, still deterministic.
+      for (let draws = 0; peers.size < wanted && draws < wanted * 50; draws++) {
         const fromOwn = own.length > 0 && random() < config.privateShare;
-        const name = fromOwn ? own[Math.floor(random() * own.length)] : universe.publicPeers[drawPublic()];
-        peers.add(`@${name as string}`);
+        peers.add((fromOwn ? own[Math.floor(random() * own.length)] : publicPeers[drawPublic()]) as string);
       }
-      tasks.push({ account, index: tasks.length, accountTaskIndex: round, peers: [...peers] });
+      for (const name of candidates) {
+        if (peers.size >= wanted) break;
+        peers.add(name);
+      }
+      tasks.push({ account, index: tasks.length, accountTaskIndex: round, peers: [...peers].map((name) => `@${name}`) });
     }
   }
   return tasks;
+}
+
+/** Usernames as Telegram compares them (no '@', any case), each once, in first-seen order. */
+function distinctNames(names: readonly string[]): string[] {
+  return [...new Set(names.map((name) => name.replace(/^@/, '').toLowerCase()))];
 }
 
 /** The distinct (account, peer) pairs a workload touches: its working set. */
