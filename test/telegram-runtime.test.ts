@@ -124,9 +124,14 @@ describe('tasks on the cached client in process scope', () => {
     const account = takeAccount();
     const [channel] = openChannels(worldOf(runtime), [account], 1) as [WorldChannel];
     const stats = recordEvents(runtime.reporter, 'cache:stats');
+    const order: string[] = [];
+    runtime.reporter.on('task:start', (event) => void (event.account === account && order.push('start')));
+    runtime.reporter.on('task:end', (event) => void (event.account === account && order.push('end')));
 
     const results = await Promise.all(Array.from({ length: 4 }, () => digest(runtime, account, [channel.baseUsername])));
 
+    // All four were running at once, so the one call is single flight's doing, not the cache's alone.
+    expect(order).toEqual(['start', 'start', 'start', 'start', 'end', 'end', 'end', 'end']);
     expect(results.every((result) => result.resolved === 1)).toBe(true);
     expect(callsOf(runtime, [account], RESOLVE)).toBe(1);
     const mine = stats.filter((event) => event.account === account);

@@ -9,8 +9,9 @@ export interface TelegramCacheRegistryOptions {
 }
 
 /**
- * Decides, in one place, whether a task gets a fresh cache or the process-wide one. Switching
- * scopes changes only this class, so task scope keeps its old behaviour exactly.
+ * Decides, in one place, whether a task gets a fresh cache or the process-wide one. Everything
+ * else follows from the scope of the cache a task is handed (whether its misses coalesce with
+ * other tasks', whether anything is left when it ends), so task scope keeps its old behaviour.
  */
 export class TelegramCacheRegistry {
   readonly scope: TelegramCacheScope;
@@ -80,7 +81,12 @@ export class TelegramCacheRegistry {
 
 let globalRegistry: TelegramCacheRegistry | null = null;
 
-/** The process's registry, created on first use from the global config (config.yaml or $TGFLEET_CONFIG). */
+/**
+ * The process's registry, created on first use from the global config (config.yaml or
+ * $TGFLEET_CONFIG), for code that follows the seed's pattern of one registry per process. A
+ * FleetRuntime builds its own from the config it was started with, so two runtimes in one host
+ * (say, staging and production fleets) never share a cache.
+ */
 export function getCacheRegistry(): TelegramCacheRegistry {
   globalRegistry ??= new TelegramCacheRegistry(loadConfig().config.cache);
   return globalRegistry;

@@ -19,7 +19,7 @@ export interface FleetRuntimeOptions {
   /** The configuration; read from config.yaml (or $TGFLEET_CONFIG) when absent. */
   config?: FleetConfig;
   logger?: Logger;
-  /** Shut down gracefully on SIGTERM and SIGINT. The CLI asks for it; an embedding host usually has its own handling. */
+  /** Shut down gracefully on SIGTERM and SIGINT. A host with its own signal handling (the CLI, most bots) leaves it off. */
   handleSignals?: boolean;
   /**
    * false hands tasks the bare GramJS client with no tgfleet entity cache: what people run

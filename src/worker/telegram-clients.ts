@@ -16,14 +16,17 @@ export type { TaskClient };
  */
 const clients = new Map<string, Promise<TelegramClient>>();
 
-/** Flood waits must reach the runtime (it cools the account down); GramJS must not sleep them away or log secrets. */
-const CLIENT_DEFAULTS = { floodSleepThreshold: 0, baseLogger: new Logger(LogLevel.NONE) } as const;
+/**
+ * Flood waits must reach the runtime (it cools the account down); GramJS must not sleep them away
+ * or log secrets. Simulated clients get the same settings from createSimulatedClient.
+ */
+const LIVE_CLIENT_OPTIONS = { floodSleepThreshold: 0, baseLogger: new Logger(LogLevel.NONE), connectionRetries: 3 } as const;
 
 async function connectLive(account: AccountCredentials): Promise<TelegramClient> {
   if (account.apiId === undefined || account.apiHash === undefined || account.session === undefined) {
     throw new Error(`account ${account.phone} has no api_id, api_hash or session: live accounts need all three`);
   }
-  const client = new TelegramClient(new StringSession(account.session), account.apiId, account.apiHash, { ...CLIENT_DEFAULTS, connectionRetries: 3 });
+  const client = new TelegramClient(new StringSession(account.session), account.apiId, account.apiHash, LIVE_CLIENT_OPTIONS);
   await client.connect();
   return client;
 }
@@ -31,7 +34,7 @@ async function connectLive(account: AccountCredentials): Promise<TelegramClient>
 async function connect(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
   if (payload.telegram.mode === 'live') return connectLive(payload.account);
   const port = await cache.openTelegramConnection();
-  return createSimulatedClient(portTransport(port), CLIENT_DEFAULTS);
+  return createSimulatedClient(portTransport(port));
 }
 
 function accountClient(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
