@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import { METRICS_GROUPS, MetricsFileError, renderMetricsSummary, summarizeMetrics, type MetricsGroupBy } from '../telemetry/metrics-summary.js';
 import { runCommand } from './run-command.js';
 
@@ -46,35 +46,55 @@ const program = new Command('tgfleet')
     process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
   });
 
-program
-  .command('run')
+/** The workload knobs both `run` and `bench` take, over the config file's values. */
+interface WorkloadFlags {
+  config?: string;
+  tasksPerAccount?: number;
+  accounts?: number;
+  peersPerTask?: number;
+  seed?: number;
+}
+
+function withWorkloadFlags(command: Command): Command {
+  return command
+    .option('-c, --config <path>', 'config file (default: $TGFLEET_CONFIG or ./config.yaml)')
+    .option('--tasks-per-account <n>', 'override workload.tasks_per_account', positiveInt)
+    .option('--peers-per-task <n>', 'override workload.peers_per_task', positiveInt)
+    .option('--accounts <n>', 'override telegram.simulated.accounts', positiveInt)
+    .option('--seed <n>', 'override workload.seed', positiveInt);
+}
+
+/** The config file, with the command line's workload flags applied over it. */
+function workloadConfig(flags: WorkloadFlags): FleetConfig {
+  const { config } = readConfig(flags.config);
+  if (flags.tasksPerAccount !== undefined) config.workload.tasksPerAccount = flags.tasksPerAccount;
+  if (flags.peersPerTask !== undefined) config.workload.peersPerTask = flags.peersPerTask;
+  if (flags.accounts !== undefined) config.telegram.simulated.accounts = flags.accounts;
+  if (flags.seed !== undefined) config.workload.seed = flags.seed;
+  return config;
+}
+
+withWorkloadFlags(program.command('run'))
   .description('run the configured workload on the fleet and print a summary (the main job)')
-  .option('-c, --config <path>', 'config file (default: $TGFLEET_CONFIG or ./config.yaml)')
   .addOption(new Option('--scope <scope>', 'override cache.scope').choices(['task', 'process']))
-  .option('--tasks-per-account <n>', 'override workload.tasks_per_account', positiveInt)
-  .option('--accounts <n>', 'override telegram.simulated.accounts', positiveInt)
   .option('--no-cache', 'give tasks the bare GramJS client, to measure what the cache saves')
   .option('--no-progress', 'no progress bar')
   .option('--json', 'print the summary as JSON')
-  .action(async (options: { config?: string; scope?: 'task' | 'process'; tasksPerAccount?: number; accounts?: number; cache: boolean; progress: boolean; json?: boolean }) =>
+  .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean }) =>
     guarded(() => {
-      const { config } = readConfig(options.config);
+      const config = workloadConfig(options);
       if (options.scope !== undefined) config.cache.scope = options.scope;
-      if (options.tasksPerAccount !== undefined) config.workload.tasksPerAccount = options.tasksPerAccount;
-      if (options.accounts !== undefined) config.telegram.simulated.accounts = options.accounts;
       return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache });
     }),
   );
 
-program
-  .command('bench')
+withWorkloadFlags(program.command('bench'))
   .description('run the cross-task hit-rate benchmark: bare GramJS, task scope, process scope, a small process cache, and the bounds')
-  .option('-c, --config <path>', 'config file (default: $TGFLEET_CONFIG or ./config.yaml)')
   .option('--quick', 'a few tasks per account: checks the benchmark runs, not for figures')
   .option('--out <dir>', 'where the table, JSON and chart go (default: bench/out)')
-  .action(async (options: { config?: string; quick?: boolean; out?: string }) =>
+  .action(async (options: WorkloadFlags & { quick?: boolean; out?: string }) =>
     guarded(async () => {
-      const { config } = readConfig(options.config);
+      const config = workloadConfig(options);
       const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../../bench/hit-rate.js');
       const report = await runHitRateBenchmark({
         config,
