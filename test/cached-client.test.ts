@@ -5,7 +5,7 @@ import { defaultConfig } from '../src/config/config.js';
 import { recordOf } from '../src/telegram/entity-record.js';
 import { createSimulatedClient } from '../src/telegram/simulated/simulated-sender.js';
 import { SimulatedTelegram, type SimulatedTelegramOptions } from '../src/telegram/simulated/simulated-telegram.js';
-import { createWorld, type WorldChannel } from '../src/telegram/simulated/world.js';
+import { createWorld, type WorldChannel, type WorldOptions, type WorldUser } from '../src/telegram/simulated/world.js';
 import { initStandaloneCache, type StandaloneCacheOptions } from '../src/telegram/standalone-cache.js';
 import { memoryLogger } from './helpers/runtime.js';
 
@@ -20,8 +20,8 @@ afterEach(async () => {
 });
 
 /** A simulated Telegram with no latency, and cached clients over real GramJS clients connected to it. */
-function setup(serverOptions: SimulatedTelegramOptions = {}) {
-  const world = createWorld({ seed: 42, privateChannelFraction: 0 });
+function setup(serverOptions: SimulatedTelegramOptions = {}, worldOptions: Partial<WorldOptions> = {}) {
+  const world = createWorld({ seed: 42, privateChannelFraction: 0, ...worldOptions });
   const server = new SimulatedTelegram(world, { latencyMs: 0, now: () => 0, ...serverOptions });
   const cachedClient = async (account: string, options: StandaloneCacheOptions = {}) => {
     const raw = await createSimulatedClient(server.connect(account));
@@ -137,6 +137,23 @@ describe('CachedTelegramClient', () => {
     expect(refreshed.accessHash).toBe(String(world.accessHash(ALICE, channel.id)));
   });
 
+  it('drops a cached user who has since deleted their account, once Telegram says USER_DEACTIVATED', async () => {
+    let now = 0;
+    const { world, cachedClient } = setup({ now: () => now }, { deactivationFraction: 1, usernameChangeFraction: 0 });
+    const leaving = world.users.find((user) => (world.deactivatedAt(user.id) ?? 0) > 0) as WorldUser;
+    const { client, cache } = await cachedClient(ALICE);
+    await client.getEntity(leaving.baseUsername);
+    expect(cache.size).toBe(2);
+
+    now = world.deactivatedAt(leaving.id) as number;
+    const error = await client.sendMessage(leaving.baseUsername, { message: 'still there?' }).catch((reason: unknown) => reason);
+
+    expect((error as errors.RPCError).errorMessage).toBe('USER_DEACTIVATED');
+    expect(cache.size).toBe(0);
+    expect(cache.stats().invalidations).toBe(2);
+    await expect(client.getEntity(leaving.baseUsername)).rejects.toThrow(/No user has/);
+  });
+
   it('lets a FloodWaitError through and releases the lookup it led', async () => {
     const { world, cachedClient } = setup({ resolveLimitPerMinute: 1 });
     const { client } = await cachedClient(ALICE);
@@ -147,8 +164,8 @@ describe('CachedTelegramClient', () => {
 
     expect(error).toBeInstanceOf(errors.FloodWaitError);
     expect((error as errors.FloodWaitError).seconds).toBe(5);
-    // The flooded key's lease was settled: asking again reaches Telegram (and its wait) at once
-    // instead of waiting out the lease timeout.
+    // The flooded key's lease was settled: asking again waits out the 5 s cooldown and reaches
+    // Telegram (and its wait) again, instead of hanging on a lease nobody holds (30 s, the test's limit).
     await expect(client.getEntity(flooded)).rejects.toBeInstanceOf(errors.FloodWaitError);
     await expect(client.getEntity(world.channels[0]?.baseUsername as string)).resolves.toBeInstanceOf(Api.Channel);
   });

@@ -173,6 +173,24 @@ describe('simulated Telegram behind a real GramJS client', () => {
     expect(after.username).toBe(newName);
   });
 
+  it('frees a deleted user’s username and answers USER_DEACTIVATED to requests that still name them', async () => {
+    const { world, time, clientFor } = setup({ deactivationFraction: 1, usernameChangeFraction: 0 });
+    const alice = await clientFor(ALICE);
+    const leaving = world.users[0]!;
+    const deletedAt = world.deactivatedAt(leaving.id)!;
+    time.now = Math.max(0, deletedAt - 1);
+    const before = (await alice.getEntity(leaving.baseUsername)) as Api.User;
+    const input = new Api.InputPeerUser({ userId: before.id, accessHash: before.accessHash! });
+
+    time.now = deletedAt;
+
+    expect((await rpcErrorOf(resolve(alice, leaving.baseUsername))).errorMessage).toBe('USERNAME_NOT_OCCUPIED');
+    expect((await rpcErrorOf(alice.invoke(new Api.messages.SendMessage({ peer: input, message: 'hello?', randomId: helpers.generateRandomLong() })))).errorMessage).toBe(
+      'USER_DEACTIVATED',
+    );
+    expect(world.deactivatedAt(world.channels[0]!.id)).toBeUndefined();
+  });
+
   it.each(['abcd', '1channel', 'bad-name', 'x'.repeat(33)])('rejects the malformed username %j with USERNAME_INVALID', async (username) => {
     const { clientFor } = setup();
     const alice = await clientFor(ALICE);

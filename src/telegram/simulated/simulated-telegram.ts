@@ -242,7 +242,7 @@ export class SimulatedTelegram {
     const username = request.username.replace(/^@/, '');
     if (!isValidUsername(username)) throw new RpcFailure(400, 'USERNAME_INVALID');
     const peer = this.world.resolveUsername(username, view.atMs);
-    if (peer === undefined) throw new RpcFailure(400, 'USERNAME_NOT_OCCUPIED');
+    if (peer === undefined || this.world.isDeactivated(peer.id, view.atMs)) throw new RpcFailure(400, 'USERNAME_NOT_OCCUPIED');
     if (peer.kind === 'user') {
       const user = view.user(peer);
       return new Api.contacts.ResolvedPeer({ peer: new Api.PeerUser({ userId: user.id }), chats: [], users: [user] });
@@ -386,6 +386,7 @@ export class SimulatedTelegram {
     const user = view.userById(userId);
     if (user === undefined) throw new RpcFailure(400, 'PEER_ID_INVALID');
     this.checkHash(view, userId, accessHash, 'PEER_ID_INVALID');
+    if (this.world.isDeactivated(userId, view.atMs)) throw new RpcFailure(400, 'USER_DEACTIVATED');
     return { id: userId, user };
   }
 

@@ -22,6 +22,8 @@ export interface WorldOptions {
   usernameChangeEveryHours?: number;
   /** Chance that a given channel is private for a given account. Default 0.05. */
   privateChannelFraction?: number;
+  /** Share of public users who delete their account at some moment of the first simulated day. Default 0.02. */
+  deactivationFraction?: number;
   /** Unix time (seconds) of simulated time zero. Default 1_700_000_000. */
   startDate?: number;
 }
@@ -116,6 +118,7 @@ export class World {
   readonly channels: readonly WorldChannel[];
   private readonly changePeriodMs: number;
   private readonly privateChannelFraction: number;
+  private readonly deactivationFraction: number;
   private readonly peersById = new Map<number, WorldPeer>();
   private readonly peersByBase = new Map<string, WorldPeer>();
   private readonly accountsByPhone = new Map<string, WorldAccount>();
@@ -126,6 +129,7 @@ export class World {
     this.startDate = options.startDate ?? 1_700_000_000;
     this.changePeriodMs = (options.usernameChangeEveryHours ?? 24) * HOUR_MS;
     this.privateChannelFraction = options.privateChannelFraction ?? 0.05;
+    this.deactivationFraction = options.deactivationFraction ?? 0.02;
     if (!(this.changePeriodMs > 0)) throw new RangeError('usernameChangeEveryHours must be positive');
 
     const random = seededRandom(options.seed);
@@ -262,6 +266,21 @@ export class World {
 
   isChannelPrivateFor(phone: string, channelId: number): boolean {
     return unitHash(this.seed, 'private', phone, channelId) < this.privateChannelFraction;
+  }
+
+  /**
+   * When a public user deletes their account, in simulated ms, or undefined if they never do. From
+   * then on their username is free and requests naming them fail with USER_DEACTIVATED, which is
+   * how a cached peer goes bad without anything changing on the account's side.
+   */
+  deactivatedAt(userId: number): number | undefined {
+    if (this.peer(userId)?.kind !== 'user' || unitHash(this.seed, 'deactivates', userId) >= this.deactivationFraction) return undefined;
+    return Math.floor(unitHash(this.seed, 'deactivated-at', userId) * 24 * HOUR_MS);
+  }
+
+  isDeactivated(userId: number, atMs: number): boolean {
+    const at = this.deactivatedAt(userId);
+    return at !== undefined && atMs >= at;
   }
 }
 
