@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { measure } from 'mitata';
 import { formatTable as textTable } from '../src/format/table.js';
+import { quickFromEnv, repositoryRoot } from './bench-env.js';
 
 /**
  * Shared benchmark harness: every benchmark of this repository compares a subject (ours) with a
@@ -90,10 +90,6 @@ export interface BenchRun {
   file: string;
 }
 
-export function quickFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env['BENCH_QUICK'] === '1';
-}
-
 /**
  * Enough samples to exercise every code path and produce finite numbers in a few milliseconds per
  * case. Forcing a GC between cases is skipped too: without --expose-gc mitata does it by
@@ -132,17 +128,6 @@ async function measureCase(benchCase: BenchCase, quick: boolean): Promise<CaseRe
   } finally {
     await target.teardown?.();
   }
-}
-
-/** The repository root, found from this module's location whether it runs from bench/ or dist/bench/. */
-export function repositoryRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (no package.json above the bench harness)');
-    dir = parent;
-  }
-  return dir;
 }
 
 const formatNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
@@ -186,16 +171,4 @@ export async function runPairs(suite: BenchSuite, options: BenchOptions = {}): P
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   (options.print ?? console.log)(formatTable(record));
   return { record, file };
-}
-
-/** Whether the module with this `import.meta.url` was started directly (`tsx bench/x.ts`, `node dist/bench/x.js`) rather than imported. */
-export function isMain(moduleUrl: string): boolean {
-  const entry = process.argv[1];
-  if (entry === undefined) return false;
-  try {
-    return realpathSync(resolve(entry)) === realpathSync(fileURLToPath(moduleUrl));
-  } catch {
-    // An entry that is not a file (`node -e`, a REPL) cannot be this module.
-    return false;
-  }
 }

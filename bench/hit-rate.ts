@@ -10,7 +10,7 @@ import { runWorkload, type JobProgress, type JobResult } from '../src/workload/f
 import { simulatedUniverse } from '../src/workload/universe.js';
 import { generateWorkload, workingSetSize, type WorkloadTask } from '../src/workload/workload.js';
 import { beladyHits, firstLookupHits, type TraceLookup } from './cache-bounds.js';
-import { isMain, quickFromEnv, repositoryRoot } from './harness.js';
+import { isMain, quickFromEnv, repositoryRoot } from './bench-env.js';
 import { lineChartSvg, type ChartSeries } from './line-chart.js';
 
 const QUARTER = 0.25;

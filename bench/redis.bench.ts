@@ -10,7 +10,8 @@ import { FloodControl } from '../src/runtime/flood-control.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { BurstRequest, ClientWorkerData } from './cache-client-worker.js';
 import { sampleRecords } from './sample-records.js';
-import { isMain, runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
+import { runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
+import { isMain } from './bench-env.js';
 
 /*
  * The main-thread shared cache against Redis on loopback, the usual way to share a cache between

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatTable as formatBenchTable, quickFromEnv, repositoryRoot, type BenchRun } from './harness.js';
+import { formatTable as formatBenchTable, type BenchRun } from './harness.js';
+import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { renderHitRateMarkdown, runHitRateBenchmark } from './hit-rate.js';
 import { runRedisBench } from './redis.bench.js';
 import { runRuntimeBench } from './runtime.bench.js';

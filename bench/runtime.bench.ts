@@ -14,7 +14,8 @@ import { resolveTaskModule } from '../src/runtime/module-paths.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { ChannelOp, ChannelWorkerData } from './channel-worker.js';
 import { sampleRecords } from './sample-records.js';
-import { isMain, repositoryRoot, runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
+import { runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
+import { isMain, repositoryRoot } from './bench-env.js';
 
 /*
  * Two comparisons, each against the bare mechanism underneath:

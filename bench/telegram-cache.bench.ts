@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { do_not_optimize } from 'mitata';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { isMain, runPairs, type BenchCase, type BenchOptions, type BenchRun, type BenchTarget } from './harness.js';
+import { runPairs, type BenchCase, type BenchOptions, type BenchRun, type BenchTarget } from './harness.js';
+import { isMain } from './bench-env.js';
 
 /*
  * TelegramCache against lru-cache@11, configured alike: both bounded to CAPACITY entries, both

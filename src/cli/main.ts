@@ -91,18 +91,18 @@ withWorkloadFlags(program.command('run'))
 withWorkloadFlags(program.command('bench'))
   .description('run the cross-task hit-rate benchmark: bare GramJS, task scope, process scope, a small process cache, and the bounds')
   .option('--quick', 'a few tasks per account: checks the benchmark runs, not for figures')
-  .option('--out <dir>', 'where the table, JSON and chart go (default: bench/out)')
-  .action(async (options: WorkloadFlags & { quick?: boolean; out?: string }) =>
+  .option('--out <dir>', 'where the table, JSON and chart go', 'tgfleet-bench')
+  .action(async (options: WorkloadFlags & { quick?: boolean; out: string }) =>
     guarded(async () => {
       const config = workloadConfig(options);
       const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../../bench/hit-rate.js');
       const report = await runHitRateBenchmark({
         config,
         quick: options.quick ?? false,
-        ...(options.out !== undefined && { outDir: options.out }),
+        outDir: options.out,
         onVariant: (name) => process.stderr.write(`running ${name}…\n`),
       });
-      process.stdout.write(`${renderHitRateMarkdown(report)}\n`);
+      process.stdout.write(`${renderHitRateMarkdown(report)}\n\nWrote hit-rate.md, hit-rate.json and hit-rate.svg to ${options.out}\n`);
       return 0;
     }),
   );
