@@ -81,8 +81,7 @@ describe('the shipped config.yaml', () => {
     const { config, warnings, source } = loadConfig(SHIPPED_CONFIG, {});
     expect(warnings).toEqual([]);
     expect(source).toBe(SHIPPED_CONFIG);
-    // The demo job's cache is sized for its working set (about 2800 entries), above the schema defaults.
-    expect(config.cache).toMatchObject({ scope: 'process', processMaxSize: 4000, cleanupIntervalMs: 60_000, perAccountMaxEntries: 600 });
+    expect(config.cache).toMatchObject({ scope: 'process', processMaxSize: 2000, cleanupIntervalMs: 60_000, perAccountMaxEntries: 400 });
   });
 });
 
