@@ -147,8 +147,8 @@ describe('cold writes (values seen in passing)', () => {
     fill(cache, ALICE, ['a']);
     fill(cache, BOB, ['b']);
 
-    cache.set(CAROL, 'seen', 'x', undefined, 'cold');
-    cache.set(ALICE, 'seen', 'x', undefined, 'cold');
+    expect(cache.set(CAROL, 'seen', 'x', undefined, 'cold')).toBe(false);
+    expect(cache.set(ALICE, 'seen', 'x', undefined, 'cold')).toBe(false);
 
     expect(evictions).toEqual([]);
     expect(cache.size).toBe(2);

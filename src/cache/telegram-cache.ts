@@ -188,27 +188,27 @@ export class TelegramCache<V = unknown> {
    * Stores an entry as the account's most recently used. A `cold` write is for a value nobody
    * asked for (a peer seen in passing in a response): it refreshes an entry that exists without
    * making it recent, and a new one is stored only into free room, as the least recently used, so
-   * speculation never evicts what tasks looked up.
+   * speculation never evicts what tasks looked up. Returns whether the value was stored.
    */
-  set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): void {
+  set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     const ttl = ttlMs ?? this.defaultTtlMs;
     checkTtl('ttlMs', ttl);
     const expiresAt = ttl === 0 ? Infinity : this.clock() + ttl;
     const state = this.accountState(account);
     const cold = temperature === 'cold';
     const existing = state.entries.get(key);
-    if (existing === undefined && cold && (this.count >= this.maxSize || (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries))) return;
+    if (existing === undefined && cold && (this.count >= this.maxSize || (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries))) return false;
     this.counters.sets++;
     state.counters.sets++;
     if (existing !== undefined) {
       existing.value = value;
       existing.expiresAt = expiresAt;
       if (!cold) this.touch(existing);
-      return;
+      return true;
     }
     if (cold) {
       this.insertOldest(state, key, value, expiresAt);
-      return;
+      return true;
     }
     if (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries && state.oldest !== null) {
       const victim = state.oldest;
@@ -238,6 +238,7 @@ export class TelegramCache<V = unknown> {
     state.newest = node;
     state.entries.set(key, node);
     this.count++;
+    return true;
   }
 
   /** Invalidates one entry (for example after Telegram rejected its access hash). */

@@ -116,8 +116,7 @@ export class AccountEndpoint implements AccountCacheApi {
   }
 
   private write(entry: CacheWrite): void {
-    this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, entry.cold ? 'cold' : 'hot');
-    this.counters.sets++;
+    if (this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, entry.cold ? 'cold' : 'hot')) this.counters.sets++;
   }
 
   private read(key: string): CacheValue | undefined {
