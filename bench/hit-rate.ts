@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { variantProgress } from '../src/cli/progress.js';
 import { formatTable, percent, type Cell } from '../src/format/table.js';
 import { loadConfig, type FleetConfig } from '../src/config/config.js';
 import { simulatedPhones } from '../src/runtime/accounts.js';
@@ -253,6 +254,7 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
 export { renderMarkdown as renderHitRateMarkdown };
 
 if (isMain(import.meta.url)) {
-  const report = await runHitRateBenchmark({ onVariant: (name) => console.error(`running ${name}…`) });
+  const progress = variantProgress(true);
+  const report = await runHitRateBenchmark({ onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
   console.log(renderMarkdown(report));
 }

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { variantProgress } from '../src/cli/progress.js';
 import { formatTable as formatBenchTable, type BenchRun } from './harness.js';
 import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { renderHitRateMarkdown, runHitRateBenchmark } from './hit-rate.js';
@@ -32,7 +33,8 @@ async function main(): Promise<void> {
   const redis = await runRedisBench(quiet);
   log('cross-task hit rates…');
   const resultsDir = join(root, 'bench', 'results');
-  const hitRate = await runHitRateBenchmark({ quick, outDir: resultsDir, onVariant: (name) => log(`  ${name}`) });
+  const progress = variantProgress(true);
+  const hitRate = await runHitRateBenchmark({ quick, outDir: resultsDir, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
 
   const machine = cache.record.machine;
   const command = 'npm run bench';

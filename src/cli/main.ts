@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import { METRICS_GROUPS, MetricsFileError, renderMetricsSummary, summarizeMetrics, type MetricsGroupBy } from '../telemetry/metrics-summary.js';
+import { variantProgress } from './progress.js';
 import { runCommand } from './run-command.js';
 
 /** Exit codes a shell user expects: 0 done, 1 the job or check failed, 2 the command line or config is wrong. */
@@ -96,12 +97,8 @@ withWorkloadFlags(program.command('bench'))
     guarded(async () => {
       const config = workloadConfig(options);
       const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../../bench/hit-rate.js');
-      const report = await runHitRateBenchmark({
-        config,
-        quick: options.quick ?? false,
-        outDir: options.out,
-        onVariant: (name) => process.stderr.write(`running ${name}…\n`),
-      });
+      const progress = variantProgress(true);
+      const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
       process.stdout.write(`${renderHitRateMarkdown(report)}\n\nWrote hit-rate.md, hit-rate.json and hit-rate.svg to ${options.out}\n`);
       return 0;
     }),

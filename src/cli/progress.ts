@@ -32,3 +32,36 @@ export function progressBar(label: string, total: number, enabled: boolean): Pro
     },
   };
 }
+
+export interface VariantProgress {
+  onVariant(name: string): void;
+  onProgress(progress: JobProgress): void;
+  stop(): void;
+}
+
+/**
+ * Progress of a benchmark that runs one workload after another: a bar per variant, made when the
+ * variant reports its first task (that is when its size is known). Without a terminal, a line per
+ * variant says what is running.
+ */
+export function variantProgress(enabled: boolean): VariantProgress {
+  const bars = enabled && process.stderr.isTTY;
+  let label = '';
+  let bar: ProgressView | null = null;
+  return {
+    onVariant(name) {
+      bar?.stop();
+      bar = null;
+      label = name;
+      if (!bars) process.stderr.write(`running ${name}…\n`);
+    },
+    onProgress(progress) {
+      bar ??= progressBar(label, progress.total, bars);
+      bar.update(progress);
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
