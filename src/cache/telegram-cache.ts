@@ -220,24 +220,7 @@ export class TelegramCache<V = unknown> {
       this.unlink(victim);
       this.evicted(victim, 'capacity');
     }
-    const node: Node<V> = {
-      account: state,
-      key,
-      value,
-      expiresAt,
-      newer: null,
-      older: this.newest,
-      accountNewer: null,
-      accountOlder: state.newest,
-    };
-    if (this.newest !== null) this.newest.newer = node;
-    else this.oldest = node;
-    this.newest = node;
-    if (state.newest !== null) state.newest.accountNewer = node;
-    else state.oldest = node;
-    state.newest = node;
-    state.entries.set(key, node);
-    this.count++;
+    this.insertNewest(state, key, value, expiresAt);
     return true;
   }
 
@@ -354,6 +337,18 @@ export class TelegramCache<V = unknown> {
     this.counters.evictions[why]++;
     node.account.counters.evictions[why]++;
     this.onEvict?.(node.account.name, node.key, why);
+  }
+
+  private insertNewest(state: AccountState<V>, key: string, value: V, expiresAt: number): void {
+    const node: Node<V> = { account: state, key, value, expiresAt, newer: null, older: this.newest, accountNewer: null, accountOlder: state.newest };
+    if (this.newest !== null) this.newest.newer = node;
+    else this.oldest = node;
+    this.newest = node;
+    if (state.newest !== null) state.newest.accountNewer = node;
+    else state.oldest = node;
+    state.newest = node;
+    state.entries.set(key, node);
+    this.count++;
   }
 
   private insertOldest(state: AccountState<V>, key: string, value: V, expiresAt: number): void {
