@@ -47,6 +47,8 @@ const counts = (partial: { hits?: number; misses?: number; sets?: number; invali
   invalidations: partial.invalidations ?? 0,
   evictions: { capacity: partial.capacity ?? 0, accountCap: partial.accountCap ?? 0, expired: partial.expired ?? 0 },
   size: partial.size ?? 0,
+  // What entries cost in bytes has tests of its own (telegram-cache-bytes.test.ts).
+  bytes: expect.any(Number) as number,
 });
 
 afterEach(() => {
@@ -344,7 +346,9 @@ describe('counts and statistics', () => {
     expect(cache.stats()).toEqual({
       ...counts({ hits: 1, misses: 3, sets: 5, invalidations: 1, accountCap: 1, capacity: 1, expired: 1, size: 1 }),
       scope: TelegramCacheScope.TASK,
+      policy: 'lru',
       maxSize: 3,
+      maxBytes: null,
       perAccountMaxEntries: 2,
       accounts: { [ALICE]: cache.accountStats(ALICE), [BOB]: cache.accountStats(BOB), [CAROL]: cache.accountStats(CAROL) },
     });

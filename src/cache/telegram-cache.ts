@@ -1,4 +1,6 @@
 import type { CacheLogger } from '../telemetry/logger.js';
+import { accountHash, FrequencySketch, keyHash } from './frequency-sketch.js';
+import { heapBytesOf, stringBytes } from './heap-size.js';
 
 /** Where a cache lives: one task (cleared when the task ends) or the whole process (shared by consecutive tasks). */
 export const TelegramCacheScope = {
@@ -6,6 +8,19 @@ export const TelegramCacheScope = {
   PROCESS: 'process',
 } as const;
 export type TelegramCacheScope = (typeof TelegramCacheScope)[keyof typeof TelegramCacheScope];
+
+/**
+ * How victims are chosen once the cache is full. `tinylfu` is W-TinyLFU: new entries wait in a
+ * small recency window, and one joins the main cache only if it has been asked for more often
+ * lately than the entry it would push out, so a loop over more keys than fit (a fleet's accounts
+ * taking turns) keeps a stable, most-asked-for part of every account instead of losing all of it.
+ * `lru` evicts the least recently used entry of the whole cache.
+ */
+export const CachePolicy = {
+  TINYLFU: 'tinylfu',
+  LRU: 'lru',
+} as const;
+export type CachePolicy = (typeof CachePolicy)[keyof typeof CachePolicy];
 
 /** Why an entry left the cache without being asked to. */
 export type EvictionReason = 'capacity' | 'accountCap' | 'expired';
@@ -26,27 +41,43 @@ export interface CacheCounters {
 
 export interface AccountCacheStats extends CacheCounters {
   size: number;
+  /** What the account's entries cost, in bytes of heap, as the byte budget counts them. */
+  bytes: number;
 }
 
 export interface TelegramCacheStats extends CacheCounters {
   scope: TelegramCacheScope;
+  policy: CachePolicy;
   size: number;
-  maxSize: number;
+  bytes: number;
+  maxSize: number | null;
+  maxBytes: number | null;
   perAccountMaxEntries: number | null;
+  /** Accounts that hold entries, or held some since the last sweep. */
   accounts: Record<string, AccountCacheStats>;
 }
 
 export type Clock = () => number;
 
+/** What one entry costs beyond its key and value: its slots in the cache's arrays and in its account's map. */
+export const ENTRY_OVERHEAD_BYTES = 96;
+
 export interface TelegramCacheOptions {
   scope?: TelegramCacheScope;
   /** The task this cache belongs to; null for a process or standalone cache. */
   taskId?: string | number | null;
-  maxSize: number;
+  /** Most entries the cache holds; null for no entry bound (then `maxBytes` bounds it). */
+  maxSize: number | null;
+  /** Most bytes of heap the entries may cost (keys, values and bookkeeping); null or absent for no byte bound. */
+  maxBytes?: number | null;
+  /** Victim choice once full; `lru` unless given (the config ships `tinylfu`). */
+  policy?: CachePolicy;
   /** Cap on one account's entries; when reached, that account's own least recently used entry goes. */
   perAccountMaxEntries?: number | null;
   /** Time to live of an entry set without one; 0 or Infinity keeps entries until evicted. */
   defaultTtlMs?: number;
+  /** Bytes of heap a value costs; an estimate from the value's shape unless given. */
+  weigh?: (value: unknown) => number;
   enableBackgroundCleanup?: boolean;
   cleanupIntervalMs?: number;
   clock?: Clock;
@@ -55,27 +86,36 @@ export interface TelegramCacheOptions {
   onEvict?: (account: string, key: string, reason: EvictionReason) => void;
 }
 
-/**
- * One entry, linked into two recency lists at once: the cache-wide one (for `maxSize`) and its
- * account's (for the per-account cap), so either kind of eviction finds its victim in O(1).
- */
-interface Node<V> {
-  readonly account: AccountState<V>;
-  readonly key: string;
-  value: V;
-  expiresAt: number;
-  newer: Node<V> | null;
-  older: Node<V> | null;
-  accountNewer: Node<V> | null;
-  accountOlder: Node<V> | null;
+/** A username-like entry that stands for another entry of the same account instead of holding a copy of its value. */
+class Alias {
+  constructor(readonly target: string) {}
 }
 
-interface AccountState<V> {
+const ALIAS_BYTES = 32;
+
+/** Which list an entry is on: W-TinyLFU's window, probation and protected segments; LRU uses MAIN alone. */
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+const MAIN = PROBATION;
+const NONE = -1;
+
+const WINDOW_SHARE = 0.01;
+const PROTECTED_SHARE = 0.8;
+/** A candidate this often asked for is let in now and then even when it loses, so an attacker cannot pin a victim with collisions. */
+const WARM_CANDIDATE = 5;
+
+interface AccountState {
   readonly name: string;
-  readonly entries: Map<string, Node<V>>;
-  newest: Node<V> | null;
-  oldest: Node<V> | null;
+  readonly hash: number;
+  readonly entries: Map<string, number>;
+  /** Ends of the account's own recency list (oldest first), for the per-account cap. */
+  head: number;
+  tail: number;
+  bytes: number;
   counters: CacheCounters;
+  /** The sweep that found the account empty; it is forgotten if the next sweep finds it empty too. */
+  emptyAtSweep: number;
 }
 
 function zeroCounters(): CacheCounters {
@@ -96,41 +136,81 @@ function checkTtl(name: string, value: number): void {
   if (!(value >= 0)) throw new RangeError(`${name} must be 0 (no expiry), a positive number of milliseconds or Infinity, got ${String(value)}`);
 }
 
+const INITIAL_SLOTS = 64;
+
 /**
- * An LRU entity cache whose entries belong to accounts. Telegram access hashes are valid only for
- * the account that obtained them, so every operation names the account and no operation can
- * return another account's entry; the per-account cap keeps one busy account from evicting the
- * rest of the fleet.
+ * An entity cache whose entries belong to accounts. Telegram access hashes are valid only for the
+ * account that obtained them, so every operation names the account and no operation can return
+ * another account's entry: each account has its own key map, and an alias can only name a key in
+ * its own account's map. The per-account cap keeps one busy account from evicting the rest of the
+ * fleet; the policy decides, once the cache is full, whose entries are worth keeping.
+ *
+ * Entries live in parallel arrays indexed by slot (linked lists as index arrays, expiry and cost
+ * as typed arrays), so an entry costs a few dozen bytes of bookkeeping and no object of its own.
  */
 export class TelegramCache<V = unknown> {
   readonly scope: TelegramCacheScope;
   readonly taskId: string | number | null;
-  readonly maxSize: number;
+  readonly maxSize: number | null;
+  readonly maxBytes: number | null;
+  readonly policy: CachePolicy;
   readonly perAccountMaxEntries: number | null;
   readonly defaultTtlMs: number;
 
-  private readonly accounts = new Map<string, AccountState<V>>();
-  private newest: Node<V> | null = null;
-  private oldest: Node<V> | null = null;
-  private count = 0;
+  private readonly accounts = new Map<string, AccountState>();
   private counters = zeroCounters();
+  private count = 0;
+  private totalBytes = 0;
+  private sweeps = 0;
+
+  private capacity = 0;
+  private keys: string[] = [];
+  private values: (V | Alias | undefined)[] = [];
+  private owners: (AccountState | undefined)[] = [];
+  private next = new Int32Array(0);
+  private prev = new Int32Array(0);
+  private accountNext = new Int32Array(0);
+  private accountPrev = new Int32Array(0);
+  private expiresAt = new Float64Array(0);
+  private weights = new Int32Array(0);
+  private hashes = new Int32Array(0);
+  private lists = new Uint8Array(0);
+  private freeSlot = NONE;
+  private used = 0;
+
+  private readonly listHead = [NONE, NONE, NONE];
+  private readonly listTail = [NONE, NONE, NONE];
+  private readonly listCount = [0, 0, 0];
+  private readonly listBytes = [0, 0, 0];
+  private readonly sketch: FrequencySketch | null;
+  private random = 0x2545f491;
+
+  private readonly weigh: (value: unknown) => number;
   private readonly clock: Clock;
   private readonly logger: CacheLogger | undefined;
   private readonly onEvict: TelegramCacheOptions['onEvict'];
   private cleanupTimer: NodeJS.Timeout | null = null;
 
   constructor(options: TelegramCacheOptions) {
-    checkPositiveInteger('maxSize', options.maxSize);
+    if (options.maxSize !== null) checkPositiveInteger('maxSize', options.maxSize);
+    if (options.maxBytes != null) checkPositiveInteger('maxBytes', options.maxBytes);
+    if (options.maxSize === null && options.maxBytes == null) throw new RangeError('a cache needs maxSize, maxBytes or both; got neither');
     if (options.perAccountMaxEntries != null) checkPositiveInteger('perAccountMaxEntries', options.perAccountMaxEntries);
+    const policy = options.policy ?? CachePolicy.LRU;
+    if (policy !== CachePolicy.LRU && policy !== CachePolicy.TINYLFU) throw new RangeError(`policy must be "tinylfu" or "lru", got ${String(policy)}`);
     checkTtl('defaultTtlMs', options.defaultTtlMs ?? 0);
     this.scope = options.scope ?? TelegramCacheScope.TASK;
     this.taskId = options.taskId ?? null;
     this.maxSize = options.maxSize;
+    this.maxBytes = options.maxBytes ?? null;
+    this.policy = policy;
     this.perAccountMaxEntries = options.perAccountMaxEntries ?? null;
     this.defaultTtlMs = options.defaultTtlMs ?? 0;
+    this.weigh = options.weigh ?? heapBytesOf;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger;
     this.onEvict = options.onEvict;
+    this.sketch = policy === CachePolicy.TINYLFU ? new FrequencySketch(INITIAL_SLOTS) : null;
     if (options.enableBackgroundCleanup) {
       if (this.scope !== TelegramCacheScope.PROCESS) {
         throw new Error('background cleanup runs only in process scope; a task cache is cleared when its task ends');
@@ -155,33 +235,59 @@ export class TelegramCache<V = unknown> {
     return this.count;
   }
 
+  /** What all entries cost, as the byte budget counts it. */
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
   accountSize(account: string): number {
     return this.accounts.get(account)?.entries.size ?? 0;
   }
 
   get(account: string, key: string): V | undefined {
     const state = this.accounts.get(account);
-    const node = state?.entries.get(key);
-    if (node === undefined) {
+    const found = this.read(state, key);
+    if (found === undefined) {
       this.countMiss(account, state);
+      if (this.sketch !== null) this.sketch.increment(keyHash(state?.hash ?? accountHash(account), key));
       return undefined;
     }
-    if (node.expiresAt <= this.clock()) {
-      this.unlink(node);
-      this.evicted(node, 'expired');
-      this.countMiss(account, node.account);
-      return undefined;
-    }
-    this.touch(node);
     this.counters.hits++;
-    node.account.counters.hits++;
-    return node.value;
+    (state as AccountState).counters.hits++;
+    return found;
+  }
+
+  /**
+   * A lookup that counts nothing yet: it updates recency and frequency like `get`, and the caller
+   * counts the outcome once with `countLookup`, so one lookup that waited for another task's fetch
+   * and then read the result is one hit, not a miss and a hit.
+   */
+  lookupUncounted(account: string, key: string): V | undefined {
+    const state = this.accounts.get(account);
+    const found = this.read(state, key);
+    if (found === undefined && this.sketch !== null) this.sketch.increment(keyHash(state?.hash ?? accountHash(account), key));
+    return found;
+  }
+
+  /** Counts the outcome of a lookup made with `lookupUncounted`. */
+  countLookup(account: string, hit: boolean): void {
+    if (hit) {
+      this.counters.hits++;
+      this.accountState(account).counters.hits++;
+    } else this.countMiss(account, this.accounts.get(account));
   }
 
   /** Whether a live entry exists, without counting a hit or a miss or changing recency. */
   has(account: string, key: string): boolean {
-    const node = this.accounts.get(account)?.entries.get(key);
-    return node !== undefined && node.expiresAt > this.clock();
+    const state = this.accounts.get(account);
+    const slot = state?.entries.get(key);
+    if (state === undefined || slot === undefined) return false;
+    const now = this.clock();
+    if (!(this.expiresAt[slot]! > now)) return false;
+    const value = this.values[slot];
+    if (!(value instanceof Alias)) return true;
+    const target = state.entries.get(value.target);
+    return target !== undefined && this.expiresAt[target]! > now && !(this.values[target] instanceof Alias);
   }
 
   /**
@@ -191,46 +297,31 @@ export class TelegramCache<V = unknown> {
    * speculation never evicts what tasks looked up. Returns whether the value was stored.
    */
   set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
-    const ttl = ttlMs ?? this.defaultTtlMs;
-    checkTtl('ttlMs', ttl);
-    const expiresAt = ttl === 0 ? Infinity : this.clock() + ttl;
-    const state = this.accountState(account);
-    const cold = temperature === 'cold';
-    const existing = state.entries.get(key);
-    if (existing === undefined && cold && (this.count >= this.maxSize || (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries))) return false;
-    this.counters.sets++;
-    state.counters.sets++;
-    if (existing !== undefined) {
-      existing.value = value;
-      existing.expiresAt = expiresAt;
-      if (!cold) this.touch(existing);
-      return true;
-    }
-    if (cold) {
-      this.insertOldest(state, key, value, expiresAt);
-      return true;
-    }
-    if (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries && state.oldest !== null) {
-      const victim = state.oldest;
-      this.unlink(victim);
-      this.evicted(victim, 'accountCap');
-    }
-    if (this.count >= this.maxSize && this.oldest !== null) {
-      const victim = this.oldest;
-      this.unlink(victim);
-      this.evicted(victim, 'capacity');
-    }
-    this.insertNewest(state, key, value, expiresAt);
-    return true;
+    return this.store(account, key, value, this.weigh(value), ttlMs, temperature);
+  }
+
+  /**
+   * Stores `key` as another name of the account's entry `target` (a username for a peer): reads of
+   * `key` return the target's value, and the value is held once. Once the target is gone, `key`
+   * misses. Returns whether the alias was stored.
+   */
+  setAlias(account: string, key: string, target: string, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
+    if (key === target) throw new RangeError(`an alias cannot name itself (${key})`);
+    const state = this.accounts.get(account);
+    const targetSlot = state?.entries.get(target);
+    // Sharing the target's own key string makes the alias cost nothing but its own key.
+    const shared = targetSlot === undefined ? target : (this.keys[targetSlot] as string);
+    return this.store(account, key, new Alias(shared), ALIAS_BYTES, ttlMs, temperature);
   }
 
   /** Invalidates one entry (for example after Telegram rejected its access hash). */
   delete(account: string, key: string): boolean {
-    const node = this.accounts.get(account)?.entries.get(key);
-    if (node === undefined) return false;
-    this.unlink(node);
+    const state = this.accounts.get(account);
+    const slot = state?.entries.get(key);
+    if (state === undefined || slot === undefined) return false;
+    this.remove(slot);
     this.counters.invalidations++;
-    node.account.counters.invalidations++;
+    state.counters.invalidations++;
     return true;
   }
 
@@ -239,11 +330,11 @@ export class TelegramCache<V = unknown> {
     const state = this.accounts.get(account);
     if (state === undefined) return 0;
     const dropped = state.entries.size;
-    for (let node = state.oldest; node !== null; node = node.accountNewer) this.unlinkGlobal(node);
-    state.entries.clear();
-    state.newest = null;
-    state.oldest = null;
-    this.count -= dropped;
+    for (let slot = state.head; slot !== NONE; ) {
+      const following = this.accountNext[slot]!;
+      this.remove(slot);
+      slot = following;
+    }
     this.counters.invalidations += dropped;
     state.counters.invalidations += dropped;
     if (dropped > 0) this.logger?.debug({ scope: this.scope, account, dropped }, 'invalidated account entries');
@@ -253,34 +344,70 @@ export class TelegramCache<V = unknown> {
   /** Forgets all entries and all statistics. */
   clear(): void {
     this.accounts.clear();
-    this.newest = null;
-    this.oldest = null;
-    this.count = 0;
     this.counters = zeroCounters();
+    this.count = 0;
+    this.totalBytes = 0;
+    this.capacity = 0;
+    this.keys = [];
+    this.values = [];
+    this.owners = [];
+    this.next = new Int32Array(0);
+    this.prev = new Int32Array(0);
+    this.accountNext = new Int32Array(0);
+    this.accountPrev = new Int32Array(0);
+    this.expiresAt = new Float64Array(0);
+    this.weights = new Int32Array(0);
+    this.hashes = new Int32Array(0);
+    this.lists = new Uint8Array(0);
+    this.freeSlot = NONE;
+    this.used = 0;
+    for (let list = 0; list < 3; list++) {
+      this.listHead[list] = NONE;
+      this.listTail[list] = NONE;
+      this.listCount[list] = 0;
+      this.listBytes[list] = 0;
+    }
+    this.sketch?.clear();
   }
 
-  /** Whether the cache holds live entries (for one account, when named): a warm start saves Telegram calls. */
+  /**
+   * Whether the cache holds live entries (for one account, when named): a warm start saves Telegram
+   * calls. Expired entries it passes on the way to a live one are dropped, so each is looked at
+   * once and the check stays O(1) amortised however many entries have expired.
+   */
   isWarm(account?: string): boolean {
-    const now = this.clock();
-    const start = account === undefined ? this.newest : (this.accounts.get(account)?.newest ?? null);
-    for (let node = start; node !== null; node = account === undefined ? node.older : node.accountOlder) {
-      if (node.expiresAt > now) return true;
+    if (account !== undefined) {
+      const state = this.accounts.get(account);
+      return state !== undefined && this.accountIsWarm(state);
     }
+    for (const state of this.accounts.values()) if (this.accountIsWarm(state)) return true;
     return false;
   }
 
-  /** Sweeps out expired entries; the hot path only drops the ones it happens to read. Returns how many went. */
+  /**
+   * Sweeps out expired entries; the hot path only drops the ones it happens to read. Accounts found
+   * empty by two sweeps in a row are forgotten, counters and all, so a fleet whose accounts come
+   * and go does not keep state for every account it ever served. Returns how many entries went.
+   */
   removeExpired(): number {
     const now = this.clock();
     let removed = 0;
-    for (let node = this.oldest; node !== null; ) {
-      const next = node.newer;
-      if (node.expiresAt <= now) {
-        this.unlink(node);
-        this.evicted(node, 'expired');
-        removed++;
+    for (const state of this.accounts.values()) {
+      for (let slot = state.head; slot !== NONE; ) {
+        const following = this.accountNext[slot]!;
+        if (this.expiresAt[slot]! <= now) {
+          this.remove(slot);
+          this.evicted(state, slot, 'expired');
+          removed++;
+        }
+        slot = following;
       }
-      node = next;
+    }
+    this.sweeps++;
+    for (const [name, state] of this.accounts) {
+      if (state.entries.size > 0) state.emptyAtSweep = 0;
+      else if (state.emptyAtSweep === 0) state.emptyAtSweep = this.sweeps;
+      else if (state.emptyAtSweep < this.sweeps) this.accounts.delete(name);
     }
     if (removed > 0) this.logger?.debug({ scope: this.scope, removed, size: this.count }, 'removed expired entries');
     return removed;
@@ -289,24 +416,27 @@ export class TelegramCache<V = unknown> {
   stats(): TelegramCacheStats {
     const accounts: Record<string, AccountCacheStats> = {};
     for (const state of this.accounts.values()) {
-      accounts[state.name] = { ...copyCounters(state.counters), size: state.entries.size };
+      accounts[state.name] = { ...copyCounters(state.counters), size: state.entries.size, bytes: state.bytes };
     }
     return {
       ...copyCounters(this.counters),
       scope: this.scope,
+      policy: this.policy,
       size: this.count,
+      bytes: this.totalBytes,
       maxSize: this.maxSize,
+      maxBytes: this.maxBytes,
       perAccountMaxEntries: this.perAccountMaxEntries,
       accounts,
     };
   }
 
-  /** One account's counters; zero for an account the cache has never seen. */
+  /** One account's counters; zero for an account the cache has never seen or has forgotten. */
   accountStats(account: string): AccountCacheStats {
     const state = this.accounts.get(account);
     return state === undefined
-      ? { ...zeroCounters(), size: 0 }
-      : { ...copyCounters(state.counters), size: state.entries.size };
+      ? { ...zeroCounters(), size: 0, bytes: 0 }
+      : { ...copyCounters(state.counters), size: state.entries.size, bytes: state.bytes };
   }
 
   /** Stops background cleanup. Entries stay; the registry clears them when it shuts down. */
@@ -317,96 +447,334 @@ export class TelegramCache<V = unknown> {
     }
   }
 
-  private accountState(account: string): AccountState<V> {
+  private accountState(account: string): AccountState {
     let state = this.accounts.get(account);
     if (state === undefined) {
-      state = { name: account, entries: new Map(), newest: null, oldest: null, counters: zeroCounters() };
+      state = { name: account, hash: accountHash(account), entries: new Map(), head: NONE, tail: NONE, bytes: 0, counters: zeroCounters(), emptyAtSweep: 0 };
       this.accounts.set(account, state);
     }
     return state;
   }
 
-  private countMiss(account: string, state: AccountState<V> | undefined): void {
+  private countMiss(account: string, state: AccountState | undefined): void {
     this.counters.misses++;
     (state ?? this.accountState(account)).counters.misses++;
   }
 
-  private evicted(node: Node<V>, reason: EvictionReason): void {
+  private accountIsWarm(state: AccountState): boolean {
+    const now = this.clock();
+    for (let slot = state.tail; slot !== NONE; ) {
+      if (this.expiresAt[slot]! > now) return true;
+      const older = this.accountPrev[slot]!;
+      this.remove(slot);
+      this.evicted(state, slot, 'expired');
+      slot = older;
+    }
+    return false;
+  }
+
+  /** The live value under `key`, following an alias to its target, with recency and frequency updated; undefined on a miss. */
+  private read(state: AccountState | undefined, key: string): V | undefined {
+    if (state === undefined) return undefined;
+    const slot = state.entries.get(key);
+    if (slot === undefined) return undefined;
+    const now = this.clock();
+    if (this.expiresAt[slot]! <= now) {
+      this.remove(slot);
+      this.evicted(state, slot, 'expired');
+      return undefined;
+    }
+    const value = this.values[slot] as V | Alias;
+    if (!(value instanceof Alias)) {
+      this.touch(state, slot);
+      return value;
+    }
+    const target = state.entries.get(value.target);
+    if (target === undefined || this.values[target] instanceof Alias || this.expiresAt[target]! <= now) {
+      // The entry it named has left; the name goes too, for the reason its peer did (the cache was full or it expired).
+      this.remove(slot);
+      this.evicted(state, slot, target === undefined ? 'capacity' : 'expired');
+      return undefined;
+    }
+    this.touch(state, slot);
+    this.touch(state, target);
+    return this.values[target] as V;
+  }
+
+  private store(account: string, key: string, value: V | Alias, valueBytes: number, ttlMs: number | undefined, temperature: 'hot' | 'cold'): boolean {
+    const ttl = ttlMs ?? this.defaultTtlMs;
+    checkTtl('ttlMs', ttl);
+    const expiresAt = ttl === 0 ? Infinity : this.clock() + ttl;
+    const cold = temperature === 'cold';
+    const existing = this.accounts.get(account)?.entries.get(key);
+    const weight = stringBytes(key) + valueBytes + ENTRY_OVERHEAD_BYTES;
+    if (existing === undefined && cold && !this.hasRoomFor(this.accounts.get(account), weight)) return false;
+    const state = this.accountState(account);
+    this.counters.sets++;
+    state.counters.sets++;
+    if (existing !== undefined) {
+      this.values[existing] = value;
+      this.expiresAt[existing] = expiresAt;
+      this.reweigh(state, existing, weight);
+      if (!cold) this.touch(state, existing);
+      this.evictOverflow(existing);
+      return true;
+    }
+    if (cold) {
+      this.insert(state, key, value, expiresAt, weight, true);
+      return true;
+    }
+    if (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries && state.head !== NONE) {
+      const victim = state.head;
+      this.remove(victim);
+      this.evicted(state, victim, 'accountCap');
+    }
+    const slot = this.insert(state, key, value, expiresAt, weight, false);
+    this.evictOverflow(slot);
+    return true;
+  }
+
+  private hasRoomFor(state: AccountState | undefined, weight: number): boolean {
+    if (this.maxSize !== null && this.count >= this.maxSize) return false;
+    if (this.maxBytes !== null && this.totalBytes + weight > this.maxBytes) return false;
+    return this.perAccountMaxEntries === null || (state?.entries.size ?? 0) < this.perAccountMaxEntries;
+  }
+
+  private overflowing(): boolean {
+    return (this.maxSize !== null && this.count > this.maxSize) || (this.maxBytes !== null && this.totalBytes > this.maxBytes);
+  }
+
+  private evicted(state: AccountState, slot: number, reason: EvictionReason): void {
     // An entry pushed out after its time was up left because it expired, whatever pushed it.
-    const why: EvictionReason = reason !== 'expired' && node.expiresAt <= this.clock() ? 'expired' : reason;
+    const why: EvictionReason = reason !== 'expired' && this.expiresAt[slot]! <= this.clock() ? 'expired' : reason;
     this.counters.evictions[why]++;
-    node.account.counters.evictions[why]++;
-    this.onEvict?.(node.account.name, node.key, why);
+    state.counters.evictions[why]++;
+    this.onEvict?.(state.name, this.keys[slot] as string, why);
   }
 
-  private insertNewest(state: AccountState<V>, key: string, value: V, expiresAt: number): void {
-    const node: Node<V> = { account: state, key, value, expiresAt, newer: null, older: this.newest, accountNewer: null, accountOlder: state.newest };
-    if (this.newest !== null) this.newest.newer = node;
-    else this.oldest = node;
-    this.newest = node;
-    if (state.newest !== null) state.newest.accountNewer = node;
-    else state.oldest = node;
-    state.newest = node;
-    state.entries.set(key, node);
-    this.count++;
-  }
-
-  private insertOldest(state: AccountState<V>, key: string, value: V, expiresAt: number): void {
-    const node: Node<V> = { account: state, key, value, expiresAt, newer: this.oldest, older: null, accountNewer: state.oldest, accountOlder: null };
-    if (this.oldest !== null) this.oldest.older = node;
-    else this.newest = node;
-    this.oldest = node;
-    if (state.oldest !== null) state.oldest.accountOlder = node;
-    else state.newest = node;
-    state.oldest = node;
-    state.entries.set(key, node);
-    this.count++;
-  }
-
-  /** Moves a node to the newest end of both of its lists. */
-  private touch(node: Node<V>): void {
-    if (this.newest !== node) {
-      this.unlinkGlobal(node);
-      node.older = this.newest;
-      node.newer = null;
-      if (this.newest !== null) this.newest.newer = node;
-      this.newest = node;
-      if (this.oldest === null) this.oldest = node;
+  private allocate(): number {
+    if (this.freeSlot !== NONE) {
+      const slot = this.freeSlot;
+      this.freeSlot = this.next[slot]!;
+      return slot;
     }
-    const state = node.account;
-    if (state.newest !== node) {
-      this.unlinkAccount(node);
-      node.accountOlder = state.newest;
-      node.accountNewer = null;
-      if (state.newest !== null) state.newest.accountNewer = node;
-      state.newest = node;
-      if (state.oldest === null) state.oldest = node;
-    }
+    if (this.used === this.capacity) this.grow();
+    return this.used++;
   }
 
-  private unlink(node: Node<V>): void {
-    this.unlinkGlobal(node);
-    this.unlinkAccount(node);
-    node.account.entries.delete(node.key);
+  private grow(): void {
+    const capacity = this.capacity === 0 ? INITIAL_SLOTS : Math.ceil(this.capacity * 1.5);
+    const widen = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T): T => {
+      const bigger = make(capacity);
+      bigger.set(old);
+      return bigger;
+    };
+    this.next = widen(this.next, (n) => new Int32Array(n));
+    this.prev = widen(this.prev, (n) => new Int32Array(n));
+    this.accountNext = widen(this.accountNext, (n) => new Int32Array(n));
+    this.accountPrev = widen(this.accountPrev, (n) => new Int32Array(n));
+    this.expiresAt = widen(this.expiresAt, (n) => new Float64Array(n));
+    this.weights = widen(this.weights, (n) => new Int32Array(n));
+    this.hashes = widen(this.hashes, (n) => new Int32Array(n));
+    this.lists = widen(this.lists, (n) => new Uint8Array(n));
+    this.capacity = capacity;
+    this.sketch?.ensureCapacity(capacity);
+  }
+
+  private insert(state: AccountState, key: string, value: V | Alias, expiresAt: number, weight: number, cold: boolean): number {
+    const slot = this.allocate();
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.owners[slot] = state;
+    this.expiresAt[slot] = expiresAt;
+    this.weights[slot] = weight;
+    this.hashes[slot] = keyHash(state.hash, key);
+    state.entries.set(key, slot);
+    state.bytes += weight;
+    this.count++;
+    this.totalBytes += weight;
+    if (cold) {
+      this.pushOldest(this.policy === CachePolicy.LRU ? MAIN : PROBATION, slot);
+      this.accountPushOldest(state, slot);
+    } else {
+      this.pushNewest(this.policy === CachePolicy.LRU ? MAIN : WINDOW, slot);
+      this.accountPushNewest(state, slot);
+    }
+    return slot;
+  }
+
+  private reweigh(state: AccountState, slot: number, weight: number): void {
+    const delta = weight - this.weights[slot]!;
+    this.weights[slot] = weight;
+    state.bytes += delta;
+    this.totalBytes += delta;
+    this.listBytes[this.lists[slot]!]! += delta;
+  }
+
+  /** Unlinks an entry from everything and frees its slot; the caller counts why it went. */
+  private remove(slot: number): void {
+    const state = this.owners[slot] as AccountState;
+    this.unlinkList(slot);
+    this.accountUnlink(state, slot);
+    state.entries.delete(this.keys[slot] as string);
+    state.bytes -= this.weights[slot]!;
     this.count--;
+    this.totalBytes -= this.weights[slot]!;
+    this.values[slot] = undefined;
+    this.owners[slot] = undefined;
+    this.next[slot] = this.freeSlot;
+    this.freeSlot = slot;
   }
 
-  private unlinkGlobal(node: Node<V>): void {
-    if (node.newer !== null) node.newer.older = node.older;
-    else this.newest = node.older;
-    if (node.older !== null) node.older.newer = node.newer;
-    else this.oldest = node.newer;
-    node.newer = null;
-    node.older = null;
+  /** A read or a hot write: the entry becomes its account's newest, and moves up its policy's lists. */
+  private touch(state: AccountState, slot: number): void {
+    if (state.tail !== slot) {
+      this.accountUnlink(state, slot);
+      this.accountPushNewest(state, slot);
+    }
+    if (this.sketch === null) {
+      if (this.listTail[MAIN] !== slot) this.moveNewest(MAIN, slot);
+      return;
+    }
+    this.sketch.increment(this.hashes[slot]!);
+    const list = this.lists[slot]!;
+    if (list === PROBATION) {
+      this.moveNewest(PROTECTED, slot);
+      this.demoteProtectedOverflow();
+    } else if (this.listTail[list] !== slot) this.moveNewest(list, slot);
   }
 
-  private unlinkAccount(node: Node<V>): void {
-    const state = node.account;
-    if (node.accountNewer !== null) node.accountNewer.accountOlder = node.accountOlder;
-    else state.newest = node.accountOlder;
-    if (node.accountOlder !== null) node.accountOlder.accountNewer = node.accountNewer;
-    else state.oldest = node.accountNewer;
-    node.accountNewer = null;
-    node.accountOlder = null;
+  /**
+   * Restores the bounds after `fresh` was stored or grew. LRU evicts from the old end. W-TinyLFU
+   * lets the window's overflow compete with the main cache's least recent entries: a candidate gets
+   * in only by having been asked for more often than the victim.
+   */
+  private evictOverflow(fresh: number): void {
+    if (this.sketch === null) {
+      while (this.overflowing() && this.listHead[MAIN] !== NONE) {
+        const victim = this.listHead[MAIN] === fresh && this.count > 1 ? this.next[fresh]! : this.listHead[MAIN]!;
+        this.evictSlot(victim);
+      }
+      return;
+    }
+    while (this.windowOverflowing()) {
+      const candidate = this.listHead[WINDOW]!;
+      this.moveNewest(PROBATION, candidate);
+      while (this.overflowing()) {
+        let victim = this.listHead[PROBATION]!;
+        if (victim === candidate) victim = this.listHead[PROTECTED]!;
+        if (victim === NONE) {
+          this.evictSlot(candidate);
+          break;
+        }
+        if (!this.admits(candidate, victim)) {
+          this.evictSlot(candidate);
+          break;
+        }
+        this.evictSlot(victim);
+      }
+    }
+    while (this.overflowing()) {
+      const victim = this.listHead[PROBATION] !== NONE ? this.listHead[PROBATION]! : this.listHead[PROTECTED] !== NONE ? this.listHead[PROTECTED]! : this.listHead[WINDOW]!;
+      if (victim === NONE) return;
+      this.evictSlot(victim);
+    }
+  }
+
+  private evictSlot(slot: number): void {
+    const state = this.owners[slot] as AccountState;
+    this.remove(slot);
+    this.evicted(state, slot, 'capacity');
+  }
+
+  private admits(candidate: number, victim: number): boolean {
+    const sketch = this.sketch as FrequencySketch;
+    const wanted = sketch.frequency(this.hashes[candidate]!);
+    const kept = sketch.frequency(this.hashes[victim]!);
+    if (wanted > kept) return true;
+    if (wanted <= WARM_CANDIDATE) return false;
+    this.random ^= this.random << 13;
+    this.random ^= this.random >>> 17;
+    this.random ^= this.random << 5;
+    return (this.random & 127) === 0;
+  }
+
+  private windowOverflowing(): boolean {
+    const count = this.listCount[WINDOW]!;
+    if (count === 0) return false;
+    if (this.maxSize !== null && count > Math.max(1, Math.floor(this.maxSize * WINDOW_SHARE))) return true;
+    return this.maxBytes !== null && this.listBytes[WINDOW]! > this.maxBytes * WINDOW_SHARE && count > 1;
+  }
+
+  private demoteProtectedOverflow(): void {
+    const overCount = (): boolean => this.maxSize !== null && this.listCount[PROTECTED]! > Math.max(1, Math.floor(this.maxSize * (1 - WINDOW_SHARE) * PROTECTED_SHARE));
+    const overBytes = (): boolean => this.maxBytes !== null && this.listBytes[PROTECTED]! > this.maxBytes * (1 - WINDOW_SHARE) * PROTECTED_SHARE;
+    while (this.listCount[PROTECTED]! > 1 && (overCount() || overBytes())) this.moveNewest(PROBATION, this.listHead[PROTECTED]!);
+  }
+
+  private pushNewest(list: number, slot: number): void {
+    const tail = this.listTail[list]!;
+    this.prev[slot] = tail;
+    this.next[slot] = NONE;
+    if (tail !== NONE) this.next[tail] = slot;
+    else this.listHead[list] = slot;
+    this.listTail[list] = slot;
+    this.lists[slot] = list;
+    this.listCount[list]!++;
+    this.listBytes[list]! += this.weights[slot]!;
+  }
+
+  private pushOldest(list: number, slot: number): void {
+    const head = this.listHead[list]!;
+    this.next[slot] = head;
+    this.prev[slot] = NONE;
+    if (head !== NONE) this.prev[head] = slot;
+    else this.listTail[list] = slot;
+    this.listHead[list] = slot;
+    this.lists[slot] = list;
+    this.listCount[list]!++;
+    this.listBytes[list]! += this.weights[slot]!;
+  }
+
+  private unlinkList(slot: number): void {
+    const list = this.lists[slot]!;
+    const before = this.prev[slot]!;
+    const after = this.next[slot]!;
+    if (before !== NONE) this.next[before] = after;
+    else this.listHead[list] = after;
+    if (after !== NONE) this.prev[after] = before;
+    else this.listTail[list] = before;
+    this.listCount[list]!--;
+    this.listBytes[list]! -= this.weights[slot]!;
+  }
+
+  private moveNewest(list: number, slot: number): void {
+    this.unlinkList(slot);
+    this.pushNewest(list, slot);
+  }
+
+  private accountPushNewest(state: AccountState, slot: number): void {
+    this.accountPrev[slot] = state.tail;
+    this.accountNext[slot] = NONE;
+    if (state.tail !== NONE) this.accountNext[state.tail] = slot;
+    else state.head = slot;
+    state.tail = slot;
+  }
+
+  private accountPushOldest(state: AccountState, slot: number): void {
+    this.accountNext[slot] = state.head;
+    this.accountPrev[slot] = NONE;
+    if (state.head !== NONE) this.accountPrev[state.head] = slot;
+    else state.tail = slot;
+    state.head = slot;
+  }
+
+  private accountUnlink(state: AccountState, slot: number): void {
+    const before = this.accountPrev[slot]!;
+    const after = this.accountNext[slot]!;
+    if (before !== NONE) this.accountNext[before] = after;
+    else state.head = after;
+    if (after !== NONE) this.accountPrev[after] = before;
+    else state.tail = before;
   }
 }
