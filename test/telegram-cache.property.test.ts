@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { TelegramCache, type AccountCacheStats, type EvictionReason } from '../src/cache/telegram-cache.js';
+import { heapBytesOf, stringBytes } from '../src/cache/heap-size.js';
+import { ENTRY_OVERHEAD_BYTES, TelegramCache, type AccountCacheStats, type EvictionReason } from '../src/cache/telegram-cache.js';
 
 const ACCOUNTS = ['+10000000001', '+10000000002', '+10000000003', '+10000000004', '+10000000005'] as const;
 const KEYS = ['k0', 'k1', 'k2', 'k3'] as const;
@@ -15,6 +16,7 @@ type Op =
   | { kind: 'has'; account: string; key: string }
   | { kind: 'delete'; account: string; key: string }
   | { kind: 'invalidateAccount'; account: string }
+  | { kind: 'isWarm'; account: string }
   | { kind: 'advance'; ms: number }
   | { kind: 'removeExpired' }
   | { kind: 'clear' };
@@ -36,6 +38,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('has' as const), account, key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), account, key }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidateAccount' as const), account }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('isWarm' as const), account }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.constant(0), ticks(8)) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeExpired' as const) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
@@ -64,6 +67,7 @@ const emptyStats = (): AccountCacheStats => ({
   invalidations: 0,
   evictions: { capacity: 0, accountCap: 0, expired: 0 },
   size: 0,
+  bytes: 0,
 });
 
 /**
@@ -76,11 +80,23 @@ class Model {
   stats = new Map<string, AccountCacheStats>();
   evictions: Eviction[] = [];
   now = 0;
+  /** Sweeps so far, and the sweep that first found each account empty: two empty sweeps in a row forget it. */
+  sweeps = 0;
+  emptyAtSweep = new Map<string, number>();
 
   constructor(
     readonly maxSize: number,
     readonly perAccountMax: number,
   ) {}
+
+  /** The whole cache's counters: they keep what forgotten accounts did. */
+  global = emptyStats();
+
+  /** Applies one count to the account's counters and the whole cache's. */
+  private count(account: string, change: (stats: AccountCacheStats) => void): void {
+    change(this.statsOf(account));
+    change(this.global);
+  }
 
   private statsOf(account: string): AccountCacheStats {
     let stats = this.stats.get(account);
@@ -99,7 +115,7 @@ class Model {
     const [entry] = this.entries.splice(index, 1);
     if (entry === undefined) throw new Error('model: no entry to evict');
     const why = entry.expiresAt <= this.now ? 'expired' : reason;
-    this.statsOf(entry.account).evictions[why]++;
+    this.count(entry.account, (stats) => stats.evictions[why]++);
     this.evictions.push([entry.account, entry.key, why]);
   }
 
@@ -119,7 +135,7 @@ class Model {
     const index = this.indexOf(account, key);
     const full = this.entries.length >= this.maxSize || this.accountSize(account) >= this.perAccountMax;
     if (cold && index < 0 && full) return;
-    this.statsOf(account).sets++;
+    this.count(account, (stats) => stats.sets++);
     if (cold && index >= 0) {
       this.entries[index] = { account, key, value, expiresAt };
       return;
@@ -134,17 +150,16 @@ class Model {
   }
 
   get(account: string, key: string): Value | undefined {
-    const stats = this.statsOf(account);
     const index = this.indexOf(account, key);
     const entry = this.entries[index];
     if (entry === undefined || entry.expiresAt <= this.now) {
       if (entry !== undefined) this.evictAt(index, 'expired');
-      stats.misses++;
+      this.count(account, (stats) => stats.misses++);
       return undefined;
     }
     this.entries.splice(index, 1);
     this.entries.push(entry);
-    stats.hits++;
+    this.count(account, (stats) => stats.hits++);
     return entry.value;
   }
 
@@ -152,14 +167,14 @@ class Model {
     const index = this.indexOf(account, key);
     if (index < 0) return false;
     this.entries.splice(index, 1);
-    this.statsOf(account).invalidations++;
+    this.count(account, (stats) => stats.invalidations++);
     return true;
   }
 
   invalidateAccount(account: string): number {
     const dropped = this.accountSize(account);
     this.entries = this.entries.filter((e) => e.account !== account);
-    if (dropped > 0) this.statsOf(account).invalidations += dropped;
+    if (dropped > 0) this.count(account, (stats) => (stats.invalidations += dropped));
     return dropped;
   }
 
@@ -171,16 +186,49 @@ class Model {
         removed++;
       }
     }
+    this.sweeps++;
+    for (const account of [...this.stats.keys()]) {
+      const marked = this.emptyAtSweep.get(account);
+      if (this.accountSize(account) > 0) this.emptyAtSweep.delete(account);
+      else if (marked === undefined) this.emptyAtSweep.set(account, this.sweeps);
+      else if (marked < this.sweeps) {
+        this.stats.delete(account);
+        this.emptyAtSweep.delete(account);
+      }
+    }
     return removed;
+  }
+
+  /** Walks the account's entries from its most recent, dropping expired ones, until a live one. */
+  isWarm(account: string): boolean {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const entry = this.entries[i] as ModelEntry;
+      if (entry.account !== account) continue;
+      if (entry.expiresAt > this.now) return true;
+      this.evictAt(i, 'expired');
+    }
+    return false;
   }
 
   clear(): void {
     this.entries = [];
     this.stats.clear();
+    this.emptyAtSweep.clear();
+    this.global = emptyStats();
+  }
+
+  /** What the cache should charge for an entry: its key, its value and the fixed bookkeeping. */
+  private bytesOf(entries: readonly ModelEntry[]): number {
+    return entries.reduce((sum, e) => sum + stringBytes(e.key) + heapBytesOf(e.value) + ENTRY_OVERHEAD_BYTES, 0);
   }
 
   accountStats(account: string): AccountCacheStats {
-    return { ...(this.stats.get(account) ?? emptyStats()), size: this.accountSize(account) };
+    return { ...(this.stats.get(account) ?? emptyStats()), size: this.accountSize(account), bytes: this.bytesOf(this.entries.filter((e) => e.account === account)) };
+  }
+
+  totals(): Totals {
+    const { size: _size, ...counters } = this.global;
+    return { ...counters, evictions: { ...counters.evictions }, bytes: this.bytesOf(this.entries) };
   }
 }
 
@@ -208,6 +256,9 @@ function step(cache: TelegramCache<Value>, model: Model, operation: Op, version:
     case 'invalidateAccount':
       expect(cache.invalidateAccount(operation.account)).toBe(model.invalidateAccount(operation.account));
       return;
+    case 'isWarm':
+      expect(cache.isWarm(operation.account)).toBe(model.isWarm(operation.account));
+      return;
     case 'advance':
       model.now += operation.ms;
       return;
@@ -226,30 +277,19 @@ const sorted = (evictions: Eviction[]) => evictions.map((e) => e.join('|')).sort
 
 type Totals = Omit<AccountCacheStats, 'size'>;
 
-function totals(perAccount: AccountCacheStats[]): Totals {
-  const sum = (pick: (s: AccountCacheStats) => number) => perAccount.reduce((n, s) => n + pick(s), 0);
-  return {
-    hits: sum((s) => s.hits),
-    misses: sum((s) => s.misses),
-    sets: sum((s) => s.sets),
-    invalidations: sum((s) => s.invalidations),
-    evictions: { capacity: sum((s) => s.evictions.capacity), accountCap: sum((s) => s.evictions.accountCap), expired: sum((s) => s.evictions.expired) },
-  };
-}
 
 /** Everything observable without changing the cache, gathered into one value so a step costs one comparison. */
 function observe(cache: TelegramCache<Value>) {
   const stats = cache.stats();
-  const { hits, misses, sets, invalidations, evictions } = stats;
+  const { hits, misses, sets, invalidations, evictions, bytes } = stats;
   return {
     size: cache.size,
     statsSize: stats.size,
-    totals: { hits, misses, sets, invalidations, evictions },
+    totals: { hits, misses, sets, invalidations, evictions, bytes },
     accounts: ACCOUNTS.map((a) => ({
       size: cache.accountSize(a),
       statsSize: stats.accounts[a]?.size ?? 0,
       stats: cache.accountStats(a),
-      warm: cache.isWarm(a),
       live: KEYS.filter((k) => cache.has(a, k)),
     })),
   };
@@ -260,18 +300,18 @@ function predict(model: Model): ReturnType<typeof observe> {
   return {
     size: model.entries.length,
     statsSize: model.entries.length,
-    totals: totals(accountStats),
+    totals: model.totals(),
     accounts: ACCOUNTS.map((a, i) => {
       const live = KEYS.filter((k) => model.live(a, k) !== undefined);
       const stats = accountStats[i] ?? emptyStats();
-      return { size: stats.size, statsSize: stats.size, stats, warm: live.length > 0, live };
+      return { size: stats.size, statsSize: stats.size, stats, live };
     }),
   };
 }
 
 function checkState(cache: TelegramCache<Value>, model: Model): void {
   const observed = observe(cache);
-  expect(observed.size).toBeLessThanOrEqual(cache.maxSize);
+  expect(observed.size).toBeLessThanOrEqual(model.maxSize);
   for (const { size } of observed.accounts) expect(size).toBeLessThanOrEqual(model.perAccountMax);
   expect(observed).toEqual(predict(model));
 }

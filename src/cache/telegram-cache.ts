@@ -294,7 +294,8 @@ export class TelegramCache<V = unknown> {
    * Stores an entry as the account's most recently used. A `cold` write is for a value nobody
    * asked for (a peer seen in passing in a response): it refreshes an entry that exists without
    * making it recent, and a new one is stored only into free room, as the least recently used, so
-   * speculation never evicts what tasks looked up. Returns whether the value was stored.
+   * speculation never evicts what tasks looked up (a refresh that would outgrow the byte budget is
+   * left out too). Returns whether the value was stored.
    */
   set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     return this.store(account, key, value, this.weigh(value), ttlMs, temperature);
@@ -508,7 +509,7 @@ export class TelegramCache<V = unknown> {
     const cold = temperature === 'cold';
     const existing = this.accounts.get(account)?.entries.get(key);
     const weight = stringBytes(key) + valueBytes + ENTRY_OVERHEAD_BYTES;
-    if (existing === undefined && cold && !this.hasRoomFor(this.accounts.get(account), weight)) return false;
+    if (cold && (existing === undefined ? !this.hasRoomFor(this.accounts.get(account), weight) : this.maxBytes !== null && this.totalBytes - this.weights[existing]! + weight > this.maxBytes)) return false;
     const state = this.accountState(account);
     this.counters.sets++;
     state.counters.sets++;
