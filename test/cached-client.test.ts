@@ -2,7 +2,7 @@ import { Api, errors, helpers, type TelegramClient } from 'telegram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TelegramCacheRegistry, resetCacheRegistry } from '../src/cache/registry.js';
 import { defaultConfig } from '../src/config/config.js';
-import { recordOf } from '../src/telegram/entity-record.js';
+import { packRecord, recordOf, unpackCacheValue, type EntityRecord } from '../src/telegram/entity-record.js';
 import { createSimulatedClient } from '../src/telegram/simulated/simulated-sender.js';
 import { SimulatedTelegram, type SimulatedTelegramOptions } from '../src/telegram/simulated/simulated-telegram.js';
 import { createWorld, type WorldChannel, type WorldOptions, type WorldUser } from '../src/telegram/simulated/world.js';
@@ -123,8 +123,9 @@ describe('CachedTelegramClient', () => {
     // What a cache would hold after the peer's hash changed under it.
     real.accessHash = helpers.returnBigInt(12345);
     const stale = recordOf(real, 0);
-    cache.set(STANDALONE, `u:${channel.baseUsername}`, stale);
-    cache.set(STANDALONE, `p:-100${channel.id}`, stale);
+    if (stale === undefined) throw new Error('a full channel always has a record');
+    cache.set(STANDALONE, `p:-100${channel.id}`, packRecord(stale));
+    cache.setAlias(STANDALONE, `u:${channel.baseUsername}`, `p:-100${channel.id}`);
 
     const entity = await client.getEntity(`@${channel.baseUsername}`);
     const messages = await client.getMessages(entity, { limit: 2 });
@@ -133,7 +134,7 @@ describe('CachedTelegramClient', () => {
     expect(calls(ALICE, 'messages.GetHistory')).toBe(2);
     expect(calls(ALICE, 'contacts.ResolveUsername')).toBe(2);
     expect(cache.stats().invalidations).toBe(2);
-    const refreshed = cache.get(STANDALONE, `p:-100${channel.id}`) as { accessHash: string };
+    const refreshed = unpackCacheValue(cache.get(STANDALONE, `p:-100${channel.id}`)) as EntityRecord;
     expect(refreshed.accessHash).toBe(String(world.accessHash(ALICE, channel.id)));
   });
 

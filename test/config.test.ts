@@ -30,11 +30,17 @@ function errorFor(text: string): ConfigError {
   throw new Error(`expected ${JSON.stringify(text)} to be rejected`);
 }
 
-/** The seed's section 2 defaults plus the task size and TTLs, in milliseconds. */
+/**
+ * The seed's section 2 defaults plus the task size and TTLs, in milliseconds. The process cache is
+ * bounded by bytes (128 MiB), with the seed's entry bound `max_size` left unset: 2000 entries
+ * served eight accounts and starved a fleet of hundreds.
+ */
 const DEFAULT_CACHE: CacheConfig = {
   scope: 'task',
+  policy: 'tinylfu',
   taskMaxSize: 500,
-  processMaxSize: 2000,
+  processMaxBytes: 128 * 1024 * 1024,
+  processMaxSize: null,
   cleanupIntervalMs: 60_000,
   perAccountMaxEntries: 400,
   entityTtlMs: 86_400_000,
@@ -81,7 +87,7 @@ describe('the shipped config.yaml', () => {
     const { config, warnings, source } = loadConfig(SHIPPED_CONFIG, {});
     expect(warnings).toEqual([]);
     expect(source).toBe(SHIPPED_CONFIG);
-    expect(config.cache).toMatchObject({ scope: 'process', processMaxSize: 2000, cleanupIntervalMs: 60_000, perAccountMaxEntries: 400 });
+    expect(config.cache).toMatchObject({ scope: 'process', policy: 'tinylfu', processMaxBytes: 128 * 1024 * 1024, processMaxSize: null, cleanupIntervalMs: 60_000, perAccountMaxEntries: 400 });
   });
 });
 

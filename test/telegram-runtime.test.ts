@@ -7,7 +7,7 @@ import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
-import type { EntityRecord } from '../src/telegram/entity-record.js';
+import { unpackCacheValue, type EntityRecord } from '../src/telegram/entity-record.js';
 import { SimulatedTelegram } from '../src/telegram/simulated/simulated-telegram.js';
 import { createWorld, type World, type WorldChannel } from '../src/telegram/simulated/world.js';
 import type { ChannelDigestArgs, ChannelDigestResult } from '../tasks/channel-digest.js';
@@ -90,7 +90,7 @@ describe('tasks on the cached client in process scope', () => {
     const cache = runtime.registry.currentProcessCache;
     for (const account of accounts) {
       expect(callsOf(runtime, [account], RESOLVE)).toBe(1);
-      const record = cache?.get(account, `u:${channel.baseUsername}`) as EntityRecord | undefined;
+      const record = unpackCacheValue(cache?.get(account, `u:${channel.baseUsername}`)) as EntityRecord | undefined;
       expect(record?.accessHash).toBe(String(world.accessHash(account, channel.id)));
     }
   });

@@ -37,13 +37,15 @@ export class TelegramCacheRegistry {
       ...(this.options.onEvict && { onEvict: this.options.onEvict }),
     };
     if (this.scope === TelegramCacheScope.TASK) {
-      return new TelegramCache({ ...common, scope: TelegramCacheScope.TASK, taskId, maxSize: this.config.taskMaxSize });
+      return new TelegramCache({ ...common, scope: TelegramCacheScope.TASK, taskId, maxSize: this.config.taskMaxSize, policy: this.config.policy });
     }
     this.processCache ??= new TelegramCache({
       ...common,
       scope: TelegramCacheScope.PROCESS,
       taskId: null,
       maxSize: this.config.processMaxSize,
+      maxBytes: this.config.processMaxBytes,
+      policy: this.config.policy,
       perAccountMaxEntries: this.config.perAccountMaxEntries,
       enableBackgroundCleanup: true,
       cleanupIntervalMs: this.config.cleanupIntervalMs,

@@ -304,15 +304,16 @@ export class TelegramCache<V = unknown> {
   /**
    * Stores `key` as another name of the account's entry `target` (a username for a peer): reads of
    * `key` return the target's value, and the value is held once. Once the target is gone, `key`
-   * misses. Returns whether the alias was stored.
+   * misses. An alias of a key the account does not hold, or of another alias, is not stored.
+   * Returns whether the alias was stored.
    */
   setAlias(account: string, key: string, target: string, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     if (key === target) throw new RangeError(`an alias cannot name itself (${key})`);
-    const state = this.accounts.get(account);
-    const targetSlot = state?.entries.get(target);
+    const targetSlot = this.accounts.get(account)?.entries.get(target);
+    // A name for nothing (its peer was left out or has gone) would only take room.
+    if (targetSlot === undefined || this.values[targetSlot] instanceof Alias) return false;
     // Sharing the target's own key string makes the alias cost nothing but its own key.
-    const shared = targetSlot === undefined ? target : (this.keys[targetSlot] as string);
-    return this.store(account, key, new Alias(shared), ALIAS_BYTES, ttlMs, temperature);
+    return this.store(account, key, new Alias(this.keys[targetSlot] as string), ALIAS_BYTES, ttlMs, temperature);
   }
 
   /** Invalidates one entry (for example after Telegram rejected its access hash). */

@@ -17,6 +17,8 @@ export interface CacheWrite {
   ttlMs?: number;
   /** A value nobody asked for yet (seen in passing): stored only into free room, as least recently used. */
   cold?: boolean;
+  /** Another key of the account whose value this key stands for (a username for its peer); `value` is then ignored. */
+  aliasOf?: string;
 }
 
 /** The answer to a single-flight lookup: the value, or the duty to fetch it. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { TelegramCacheScope } from '../cache/telegram-cache.js';
+import type { CachePolicy, TelegramCacheScope } from '../cache/telegram-cache.js';
 import { redactSecrets, SECRET_FIELDS, type LogLevel } from '../telemetry/logger.js';
 import { configSchema, type LiveAccountConfig, type RawConfig } from './schema.js';
 
@@ -12,8 +12,12 @@ export const DEFAULT_CONFIG_PATH = 'config.yaml';
 
 export interface CacheConfig {
   scope: TelegramCacheScope;
+  policy: CachePolicy;
   taskMaxSize: number;
-  processMaxSize: number;
+  /** The process cache's byte budget (keys, values and bookkeeping). */
+  processMaxBytes: number;
+  /** An optional entry bound on the process cache besides the byte budget; null for none. */
+  processMaxSize: number | null;
   cleanupIntervalMs: number;
   perAccountMaxEntries: number;
   entityTtlMs: number;
@@ -140,7 +144,9 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
   return {
     cache: {
       scope: cache.scope,
+      policy: cache.policy,
       taskMaxSize: cache.task.max_size,
+      processMaxBytes: cache.process.max_bytes,
       processMaxSize: cache.process.max_size,
       cleanupIntervalMs: ms(cache.process.cleanup_interval),
       perAccountMaxEntries: cache.per_account.max_entries,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TelegramCacheScope } from '../cache/telegram-cache.js';
+import { CachePolicy, TelegramCacheScope } from '../cache/telegram-cache.js';
 import { LOG_LEVELS } from '../telemetry/logger.js';
 
 /*
@@ -10,6 +10,12 @@ import { LOG_LEVELS } from '../telemetry/logger.js';
 const positiveInt = z.number().int().min(1);
 const nonNegativeInt = z.number().int().min(0);
 const seconds = z.number().min(0);
+
+const MIB = 1024 * 1024;
+/** The process cache's byte budget: 128 MiB holds about 400,000 peer entries; below 1 MiB a fleet cache is pointless, above 64 GiB it is a typo. */
+const DEFAULT_PROCESS_BYTES = 128 * MIB;
+const MIN_PROCESS_BYTES = MIB;
+const MAX_PROCESS_BYTES = 64 * 1024 * MIB;
 
 const liveAccount = z
   .object({
@@ -31,9 +37,14 @@ export const configSchema = z.object({
   cache: z
     .object({
       scope: z.enum([TelegramCacheScope.TASK, TelegramCacheScope.PROCESS]).default('task'),
+      policy: z.enum([CachePolicy.TINYLFU, CachePolicy.LRU]).default('tinylfu'),
       task: z.object({ max_size: positiveInt.default(500) }).prefault({}),
       process: z
-        .object({ max_size: positiveInt.default(2000), cleanup_interval: z.number().positive().default(60) })
+        .object({
+          max_bytes: positiveInt.min(MIN_PROCESS_BYTES).max(MAX_PROCESS_BYTES).default(DEFAULT_PROCESS_BYTES),
+          max_size: positiveInt.nullable().default(null),
+          cleanup_interval: z.number().positive().default(60),
+        })
         .prefault({}),
       per_account: z.object({ max_entries: positiveInt.default(400) }).prefault({}),
       ttl: z

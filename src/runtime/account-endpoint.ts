@@ -74,9 +74,11 @@ export class AccountEndpoint implements AccountCacheApi {
 
   lookup(key: string): Promise<LookupResult> {
     return this.services.singleFlight
-      .lookup(this.flight, key, this.taskId, () => this.cache.get(this.account, key), this.life.signal)
+      .lookup(this.flight, key, this.taskId, () => this.cache.lookupUncounted(this.account, key), this.life.signal)
       .then((result) => {
-        // A waiter that got the leader's value saved a Telegram call: that is a hit for the task.
+        // A waiter that got the leader's value saved a Telegram call: that is a hit for the task,
+        // and one hit for the cache, however many times it read the key while it waited.
+        this.cache.countLookup(this.account, result.hit);
         if (result.hit) this.counters.hits++;
         else this.counters.misses++;
         return result;
@@ -116,7 +118,9 @@ export class AccountEndpoint implements AccountCacheApi {
   }
 
   private write(entry: CacheWrite): void {
-    if (this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, entry.cold ? 'cold' : 'hot')) this.counters.sets++;
+    const temperature = entry.cold ? 'cold' : 'hot';
+    const stored = entry.aliasOf === undefined ? this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, temperature) : this.cache.setAlias(this.account, entry.key, entry.aliasOf, entry.ttlMs, temperature);
+    if (stored) this.counters.sets++;
   }
 
   private read(key: string): CacheValue | undefined {

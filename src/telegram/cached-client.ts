@@ -15,10 +15,12 @@ import {
   entitiesIn,
   entityOf,
   inputPeerOf,
-  isEntityRecord,
   isMissingUsernameRecord,
   markedIdOf,
+  packMissingUsername,
+  packRecord,
   recordOf,
+  unpackCacheValue,
   type EntityRecord,
   type MissingUsernameRecord,
 } from './entity-record.js';
@@ -156,13 +158,13 @@ export class CachedTelegramClient implements TaskClient {
       const passing = seen.map((value) => recordOf(value, now)).filter((value) => value !== undefined);
       entries = [...this.writesFor(record === undefined ? [] : [record]), ...this.coldWritesFor(passing)];
       // The name asked for is stored even if Telegram no longer lists it, so the waiters find it.
-      if (record !== undefined && !entries.some((entry) => entry.key === query.key)) entries.push(this.usernameWrite(query.key, record));
+      if (record !== undefined && !entries.some((entry) => entry.key === query.key)) entries.push(this.usernameWrite(query.key, record, false));
       return { markedId: utils.getPeerId(target), input: utils.getInputPeer(target), fromCache: false, fetched: target, ...(record && { record }) };
     } catch (error) {
       const missing = missingUsernameReason(error);
       if (missing === undefined || query.kind !== 'username') throw error;
       const negative: MissingUsernameRecord = { missing, updated: Date.now() };
-      entries = [{ key: query.key, value: negative, ttlMs: this.ttls.negativeTtlMs }];
+      entries = [{ key: query.key, value: packMissingUsername(negative), ttlMs: this.ttls.negativeTtlMs }];
       throw missingUsernameError(missing, query.username);
     } finally {
       await this.cache.settle(query.key, entries);
@@ -170,9 +172,12 @@ export class CachedTelegramClient implements TaskClient {
   }
 
   private cached(query: UsernameQuery | PeerIdQuery, value: unknown): LookedUp {
-    if (isMissingUsernameRecord(value) && query.kind === 'username') throw missingUsernameError(value.missing, query.username);
-    if (!isEntityRecord(value)) throw new TypeError(`the cache entry ${query.key} is not a peer record: only the Telegram client should write u: and p: keys`);
-    return { markedId: markedIdOf(value), input: inputPeerOf(value), record: value, fromCache: true };
+    const record = unpackCacheValue(value);
+    if (record !== undefined && isMissingUsernameRecord(record) && query.kind === 'username') throw missingUsernameError(record.missing, query.username);
+    if (record === undefined || isMissingUsernameRecord(record)) {
+      throw new TypeError(`the cache entry ${query.key} is not a peer record: only the Telegram client should write u: and p: keys`);
+    }
+    return { markedId: markedIdOf(record), input: inputPeerOf(record), record, fromCache: true };
   }
 
   /** Resolves a username as GramJS's `getEntity` does, keeping every peer the answer carries. */
@@ -241,21 +246,24 @@ export class CachedTelegramClient implements TaskClient {
     if (records.size > 0) await this.cache.setMany(this.coldWritesFor([...records.values()]));
   }
 
-  /** A peer under its id, and under each username for no longer than the peer itself is trusted. */
-  private writesFor(records: readonly EntityRecord[]): CacheWrite[] {
+  /**
+   * A peer under its id, and each username as a pointer to that entry, for no longer than the peer
+   * itself is trusted: the record is held once however many names lead to it.
+   */
+  private writesFor(records: readonly EntityRecord[], cold = false): CacheWrite[] {
     return records.flatMap((record) => [
-      { key: peerKey(markedIdOf(record)), value: record, ttlMs: this.ttls.entityTtlMs },
-      ...record.usernames.map((username) => this.usernameWrite(usernameKey(username), record)),
+      { key: peerKey(markedIdOf(record)), value: packRecord(record), ttlMs: this.ttls.entityTtlMs, ...(cold && { cold }) },
+      ...record.usernames.map((username) => this.usernameWrite(usernameKey(username), record, cold)),
     ]);
   }
 
   /** Peers nobody looked up: kept while there is room, never at the expense of ones that were. */
   private coldWritesFor(records: readonly EntityRecord[]): CacheWrite[] {
-    return this.writesFor(records).map((write) => ({ ...write, cold: true }));
+    return this.writesFor(records, true);
   }
 
-  private usernameWrite(key: string, record: EntityRecord): CacheWrite {
-    return { key, value: record, ttlMs: shorterTtl(this.ttls.usernameTtlMs, this.ttls.entityTtlMs) };
+  private usernameWrite(key: string, record: EntityRecord, cold: boolean): CacheWrite {
+    return { key, value: null, aliasOf: peerKey(markedIdOf(record)), ttlMs: shorterTtl(this.ttls.usernameTtlMs, this.ttls.entityTtlMs), ...(cold && { cold }) };
   }
 
   /**

@@ -2,9 +2,10 @@
  * Peers as the cache keeps them. A cache value crosses threads by structured clone, which strips
  * GramJS objects of their prototypes and turns big-integer access hashes into plain objects, so a
  * peer is stored as plain data: the fields an input peer needs, and the TL bytes of the whole
- * object, from which `getEntity` rebuilds a real `Api` object. The bytes travel as a Latin-1
- * string, one character a byte: a typed array costs structured clone a buffer of its own per
- * record, a third more time on a 64-record batch (measured with v8.serialize).
+ * object, from which `getEntity` rebuilds a real `Api` object. In the cache a record is one
+ * Latin-1 string (see `packRecord`), one byte a character: a single string is the cheapest value
+ * V8 holds and the cheapest structured clone copies, where an object of seven fields costs more
+ * than its TL bytes in headers, and a typed array costs structured clone a buffer of its own.
  */
 import { Api, helpers } from 'telegram';
 import type { Entity } from 'telegram/define.js';
@@ -35,14 +36,59 @@ export interface MissingUsernameRecord {
   updated: number;
 }
 
-export function isEntityRecord(value: unknown): value is EntityRecord {
-  const record = value as Partial<EntityRecord> | null;
-  return typeof record === 'object' && record !== null && typeof record.id === 'string' && typeof record.tl === 'string';
+/*
+ * The packed form: a tag, then the fields separated by SEPARATOR, the TL bytes last (they may hold
+ * any byte, so nothing is looked for after them). Ids, hashes, usernames and phone numbers never
+ * contain the separator, a control character.
+ */
+const SEPARATOR = '\u0001';
+const PEER_TAG = 'P';
+const MISSING_TAG = 'M';
+const TYPE_CODES: Record<PeerType, string> = { user: 'u', channel: 'c', chat: 'g' };
+const TYPES_BY_CODE: Record<string, PeerType> = { u: 'user', c: 'channel', g: 'chat' };
+
+/** A record as the cache stores it: one string holding every field and the TL bytes. */
+export function packRecord(record: EntityRecord): string {
+  return [PEER_TAG + TYPE_CODES[record.type], record.id, record.accessHash ?? '', record.usernames.join(' '), record.phone ?? '', String(record.updated), record.tl].join(SEPARATOR);
 }
 
-export function isMissingUsernameRecord(value: unknown): value is MissingUsernameRecord {
-  const record = value as Partial<MissingUsernameRecord> | null;
-  return typeof record === 'object' && record !== null && (record.missing === 'USERNAME_NOT_OCCUPIED' || record.missing === 'USERNAME_INVALID');
+export function packMissingUsername(record: MissingUsernameRecord): string {
+  return [MISSING_TAG, record.missing, String(record.updated)].join(SEPARATOR);
+}
+
+/** The fields of a packed value, up to `count`, the last one running to the end. */
+function fields(packed: string, count: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 1; i < count; i++) {
+    const end = packed.indexOf(SEPARATOR, start);
+    if (end < 0) return out;
+    out.push(packed.slice(start, end));
+    start = end + 1;
+  }
+  out.push(packed.slice(start));
+  return out;
+}
+
+/** What a `u:` or `p:` entry holds, unpacked; undefined for a value the Telegram client did not write. */
+export function unpackCacheValue(value: unknown): EntityRecord | MissingUsernameRecord | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value.startsWith(PEER_TAG)) {
+    const [tag, id, accessHash, usernames, phone, updated, tl] = fields(value, 7);
+    const type = TYPES_BY_CODE[tag?.slice(1) ?? ''];
+    if (type === undefined || id === undefined || tl === undefined) return undefined;
+    return { id, type, ...(accessHash && { accessHash }), usernames: usernames ? usernames.split(' ') : [], ...(phone && { phone }), updated: Number(updated), tl };
+  }
+  if (value.startsWith(MISSING_TAG)) {
+    const [, missing, updated] = fields(value, 3);
+    if (missing !== 'USERNAME_NOT_OCCUPIED' && missing !== 'USERNAME_INVALID') return undefined;
+    return { missing, updated: Number(updated) };
+  }
+  return undefined;
+}
+
+export function isMissingUsernameRecord(value: EntityRecord | MissingUsernameRecord): value is MissingUsernameRecord {
+  return 'missing' in value;
 }
 
 function usernamesOf(entity: Api.User | Api.Channel): string[] {
