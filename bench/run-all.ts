@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { variantProgress } from '../src/cli/progress.js';
 import { formatTable as formatBenchTable, type BenchRun } from './harness.js';
 import { quickFromEnv, repositoryRoot } from './bench-env.js';
-import { renderHitRateMarkdown, runHitRateBenchmark } from './hit-rate.js';
+import { renderHitRateMarkdown, runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from './redis.bench.js';
 import { runRuntimeBench } from './runtime.bench.js';
 import { runTelegramCacheBench } from './telegram-cache.bench.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import type { BenchRecord } from '../bench/harness.js';
-import { runHitRateBenchmark } from '../bench/hit-rate.js';
+import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';

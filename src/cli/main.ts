@@ -96,7 +96,7 @@ withWorkloadFlags(program.command('bench'))
   .action(async (options: WorkloadFlags & { quick?: boolean; out: string }) =>
     guarded(async () => {
       const config = workloadConfig(options);
-      const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../../bench/hit-rate.js');
+      const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../benchmark/hit-rate.js');
       const progress = variantProgress(true);
       const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
       process.stdout.write(`${renderHitRateMarkdown(report)}\n\nWrote hit-rate.md, hit-rate.json and hit-rate.svg to ${options.out}\n`);

@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { AccountCredentials } from '../channel/protocol.js';
 import type { AccountConfig, FleetConfig } from '../config/config.js';
 import { SimulatedTelegram } from '../telegram/simulated/simulated-telegram.js';
-import { createWorld } from '../telegram/simulated/world.js';
+import { createWorld, usersForFleet } from '../telegram/simulated/world.js';
 
 /** The accounts a runtime serves and, in simulated mode, the Telegram they talk to. */
 export interface FleetAccounts {
@@ -29,7 +29,8 @@ export function simulatedPhones(count: number): string[] {
 /** Builds the simulated Telegram a config describes. */
 export function createSimulator(config: FleetConfig): SimulatedTelegram {
   const sim = config.telegram.simulated;
-  return new SimulatedTelegram(createWorld({ seed: sim.seed, users: sim.users, channels: sim.channels }), {
+  const users = usersForFleet(sim.users, sim.channels, { ...config.workload, accounts: sim.accounts });
+  return new SimulatedTelegram(createWorld({ seed: sim.seed, users, channels: sim.channels }), {
     latencyMs: sim.latencyMs,
     timeScale: sim.timeScale,
     resolveLimitPerMinute: sim.resolveLimitPerMinute,

@@ -44,35 +44,53 @@ export function zipfSampler(n: number, exponent: number, random: Random): () => 
   };
 }
 
-/**
- * The workload: every account runs `tasksPerAccount` tasks, submitted round-robin across
- * accounts as a scheduler would interleave them. Each task looks up `peersPerTask` distinct peers:
- * with probability `privateShare` one of the account's own, otherwise a public one drawn by
- * popularity. The same seed gives the same workload.
- */
-export function generateWorkload(config: WorkloadConfig, accounts: readonly string[], universe: PeerUniverse): WorkloadTask[] {
+/** What drawing a task's peers needs: the seeded random source and the public peers by popularity. */
+export interface PeerDrawer {
+  random: Random;
+  publicPeers: readonly string[];
+  drawPublic: () => number;
+}
+
+export function peerDrawer(config: Pick<WorkloadConfig, 'seed' | 'zipfExponent'>, universe: PeerUniverse): PeerDrawer {
   const random = seededRandom(config.seed);
   const publicPeers = distinctNames(universe.publicPeers);
   if (publicPeers.length === 0) throw new Error('the workload needs at least one public peer');
-  const drawPublic = zipfSampler(publicPeers.length, config.zipfExponent, random);
+  return { random, publicPeers, drawPublic: zipfSampler(publicPeers.length, config.zipfExponent, random) };
+}
+
+/**
+ * One task's `peersPerTask` distinct peers, as '@name': with probability `privateShare` one of the
+ * account's own (`own`), otherwise a public one drawn by popularity.
+ */
+export function drawTaskPeers(drawer: PeerDrawer, own: readonly string[], config: Pick<WorkloadConfig, 'peersPerTask' | 'privateShare'>): string[] {
+  const ownNames = distinctNames(own);
+  const candidates = distinctNames([...drawer.publicPeers, ...ownNames]);
+  const wanted = Math.min(config.peersPerTask, candidates.length);
+  const peers = new Set<string>();
+  // Random draws find the last few rare peers slowly (a steep Zipf tail, an exhausted private
+  // list); past a bound the task is completed from the candidates in order, still deterministic.
+  for (let draws = 0; peers.size < wanted && draws < wanted * 50; draws++) {
+    const fromOwn = ownNames.length > 0 && drawer.random() < config.privateShare;
+    peers.add((fromOwn ? ownNames[Math.floor(drawer.random() * ownNames.length)] : drawer.publicPeers[drawer.drawPublic()]) as string);
+  }
+  for (const name of candidates) {
+    if (peers.size >= wanted) break;
+    peers.add(name);
+  }
+  return [...peers].map((name) => `@${name}`);
+}
+
+/**
+ * The workload: every account runs `tasksPerAccount` tasks, submitted round-robin across
+ * accounts as a scheduler would interleave them. The same seed gives the same workload.
+ */
+export function generateWorkload(config: WorkloadConfig, accounts: readonly string[], universe: PeerUniverse): WorkloadTask[] {
+  const drawer = peerDrawer(config, universe);
   const tasks: WorkloadTask[] = [];
   for (let round = 0; round < config.tasksPerAccount; round++) {
     for (const account of accounts) {
-      const own = distinctNames(universe.privatePeers.get(account) ?? []);
-      const candidates = distinctNames([...publicPeers, ...own]);
-      const wanted = Math.min(config.peersPerTask, candidates.length);
-      const peers = new Set<string>();
-      // Random draws find the last few rare peers slowly (a steep Zipf tail, an exhausted private
-      // list); past a bound the task is completed from the candidates in order, still deterministic.
-      for (let draws = 0; peers.size < wanted && draws < wanted * 50; draws++) {
-        const fromOwn = own.length > 0 && random() < config.privateShare;
-        peers.add((fromOwn ? own[Math.floor(random() * own.length)] : publicPeers[drawPublic()]) as string);
-      }
-      for (const name of candidates) {
-        if (peers.size >= wanted) break;
-        peers.add(name);
-      }
-      tasks.push({ account, index: tasks.length, accountTaskIndex: round, peers: [...peers].map((name) => `@${name}`) });
+      const peers = drawTaskPeers(drawer, universe.privatePeers.get(account) ?? [], config);
+      tasks.push({ account, index: tasks.length, accountTaskIndex: round, peers });
     }
   }
   return tasks;

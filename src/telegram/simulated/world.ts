@@ -111,6 +111,23 @@ function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
+/** What a fleet's workload asks of the world: shared public peers, and contacts of each account's own. */
+export interface FleetDemand {
+  accounts: number;
+  publicPeers: number;
+  privatePeersPerAccount: number;
+}
+
+/**
+ * The public users a world needs so that every account of the fleet finds its own contacts beside
+ * the public peers: the configured number, or more for a fleet too big for it. The world grows
+ * with the fleet instead of refusing it.
+ */
+export function usersForFleet(configuredUsers: number, channels: number, demand: FleetDemand): number {
+  const needed = demand.publicPeers + demand.privatePeersPerAccount * demand.accounts - channels;
+  return Math.max(configuredUsers, needed);
+}
+
 export class World {
   readonly seed: number;
   readonly startDate: number;

@@ -14,6 +14,8 @@ export interface ChartOptions {
   yLabel: string;
   width?: number;
   height?: number;
+  /** A label for each x position (1, 2, 3, … unless given). */
+  xTickLabels?: readonly string[];
 }
 
 const COLOURS = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'];
@@ -41,10 +43,11 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
     parts.push(`<line x1="${margin.left}" x2="${margin.left + plotWidth}" y1="${ty}" y2="${ty}" stroke="#e0e0e0"/>`);
     parts.push(`<text x="${margin.left - 8}" y="${ty + 4}" text-anchor="end">${tick * 10}%</text>`);
   }
-  const xTicks = 5;
+  const labels = options.xTickLabels;
+  const xTicks = labels === undefined ? 5 : Math.max(1, labels.length - 1);
   for (let tick = 0; tick <= xTicks; tick++) {
     const index = Math.round((tick / xTicks) * (maxX - 1));
-    parts.push(`<text x="${x(index)}" y="${margin.top + plotHeight + 20}" text-anchor="middle">${index + 1}</text>`);
+    parts.push(`<text x="${x(index)}" y="${margin.top + plotHeight + 20}" text-anchor="middle">${escape(labels?.[index] ?? String(index + 1))}</text>`);
   }
   parts.push(`<line x1="${margin.left}" x2="${margin.left}" y1="${margin.top}" y2="${margin.top + plotHeight}" stroke="black"/>`);
   parts.push(`<line x1="${margin.left}" x2="${margin.left + plotWidth}" y1="${margin.top + plotHeight}" y2="${margin.top + plotHeight}" stroke="black"/>`);

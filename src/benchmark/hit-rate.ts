@@ -1,23 +1,23 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { variantProgress } from '../src/cli/progress.js';
-import { formatTable, percent, type Cell } from '../src/format/table.js';
-import { loadConfig, type FleetConfig } from '../src/config/config.js';
-import { simulatedPhones } from '../src/runtime/accounts.js';
-import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
-import { createWorld } from '../src/telegram/simulated/world.js';
-import { silentLogger } from '../src/telemetry/logger.js';
-import { runWorkload, type JobProgress, type JobResult } from '../src/workload/fleet-job.js';
-import { simulatedUniverse } from '../src/workload/universe.js';
-import { generateWorkload, workingSetSize, type WorkloadTask } from '../src/workload/workload.js';
+import { formatTable, percent, type Cell } from '../format/table.js';
+import { CachePolicy } from '../cache/telegram-cache.js';
+import { loadConfig, type FleetConfig } from '../config/config.js';
+import { simulatedPhones } from '../runtime/accounts.js';
+import { FleetRuntime } from '../runtime/fleet-runtime.js';
+import { createWorld, usersForFleet } from '../telegram/simulated/world.js';
+import { silentLogger } from '../telemetry/logger.js';
+import { runWorkload, type JobProgress, type JobResult } from '../workload/fleet-job.js';
+import { simulatedUniverse } from '../workload/universe.js';
+import { generateWorkload, workingSetSize, type WorkloadTask } from '../workload/workload.js';
 import { beladyHits, firstLookupHits, type TraceLookup } from './cache-bounds.js';
-import { isMain, quickFromEnv, repositoryRoot } from './bench-env.js';
 import { lineChartSvg, type ChartSeries } from './line-chart.js';
 
 const QUARTER = 0.25;
 
-/** A size no run reaches: the cache then never evicts. */
+/** Sizes no run reaches: the cache then never evicts. */
 const UNBOUNDED = 1_000_000_000;
+const UNBOUNDED_BYTES = 1024 ** 4;
 
 /** One way of running the workload. */
 interface Variant {
@@ -50,8 +50,11 @@ export interface HitRateReport {
   workingSet: number;
   /** Cache entries those pairs take when nothing is evicted (an id key, username keys, peers seen in passing). */
   workingSetEntries: number;
+  /** Bytes those entries cost, as the cache counts them. */
+  workingSetBytes: number;
   /** The quarter-size cache: entries for the real cache, peer slots for Belady on the trace. */
-  smallCacheSize: number;
+  /** The quarter-size budget in bytes; Belady gets the same bytes, at the average bytes of a looked-up pair. */
+  smallCacheBytes: number;
   smallCachePeers: number;
   variants: VariantResult[];
   bounds: BoundResult[];
@@ -65,7 +68,8 @@ export interface HitRateOptions {
   config?: FleetConfig;
   /** A few tasks per account, for a smoke test. */
   quick?: boolean;
-  outDir?: string;
+  /** Where hit-rate.md, .json and .svg go. */
+  outDir: string;
   onVariant?: (name: string) => void;
   onProgress?: (progress: JobProgress) => void;
 }
@@ -129,7 +133,7 @@ function renderMarkdown(report: HitRateReport): string {
   );
   const ratio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
   return [
-    `Workload: ${report.accounts} accounts × ${report.tasksPerAccount} tasks × ${report.peersPerTask} peers. Working set: ${report.workingSet} (account, peer) pairs, which take ${report.workingSetEntries} cache entries when nothing is evicted. The quarter-size cache holds ${report.smallCacheSize} entries; Belady gets ${report.smallCachePeers} peer slots, a quarter of the pairs.`,
+    `Workload: ${report.accounts} accounts × ${report.tasksPerAccount} tasks × ${report.peersPerTask} peers. Working set: ${report.workingSet} (account, peer) pairs, which take ${report.workingSetEntries} cache entries when nothing is evicted. The quarter-size cache gets ${report.smallCacheBytes} bytes, a quarter of the ${report.workingSetBytes} bytes the unbounded cache ended with; Belady gets the same bytes, ${report.smallCachePeers} pairs at the unbounded cache's average bytes per pair (the peers seen in passing included, so both count the same room).`,
     '',
     table,
     '',
@@ -146,45 +150,48 @@ function renderMarkdown(report: HitRateReport): string {
  * process scope and process scope with a small cache, each on a fresh runtime and a fresh
  * simulated Telegram, next to the bounds any cache could reach on the same lookups.
  */
-export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise<HitRateReport> {
+export async function runHitRateBenchmark(options: HitRateOptions): Promise<HitRateReport> {
   const base = options.config ?? loadConfig().config;
   if (base.telegram.mode !== 'simulated') throw new Error('the hit-rate benchmark runs on the simulated Telegram: set telegram.mode: simulated');
-  const quick = options.quick ?? quickFromEnv();
+  const quick = options.quick ?? false;
   const workloadConfig = { ...base.workload, ...(quick && { tasksPerAccount: Math.min(3, base.workload.tasksPerAccount) }) };
   const sim = base.telegram.simulated;
   const accounts = simulatedPhones(sim.accounts);
-  const world = createWorld({ seed: sim.seed, users: sim.users, channels: sim.channels });
+  const world = createWorld({ seed: sim.seed, users: usersForFleet(sim.users, sim.channels, { ...workloadConfig, accounts: accounts.length }), channels: sim.channels });
   const workload = generateWorkload(workloadConfig, accounts, simulatedUniverse(world, workloadConfig, accounts));
   const workingSet = workingSetSize(workload);
-  const smallCachePeers = Math.max(1, Math.ceil(workingSet * QUARTER));
   /** Measured by the unbounded variant, which runs before the quarter-size one. */
   let workingSetEntries = 0;
-  const smallCacheSize = (): number => Math.max(1, Math.ceil(workingSetEntries * QUARTER));
+  let workingSetBytes = 0;
+  const smallCacheBytes = (): number => Math.max(1, Math.ceil(workingSetBytes * QUARTER));
   const roundCount = workloadConfig.tasksPerAccount;
 
   const variants: Variant[] = [
     { name: 'bare GramJS', description: 'no tgfleet cache; one GramJS client kept per account per worker, as people run today', entityCache: false, configure: () => {} },
     { name: 'task scope', description: 'a fresh cache for every task', entityCache: true, configure: (c) => void (c.cache.scope = 'task') },
-    { name: 'process scope', description: `one cache shared by consecutive tasks (max_size ${base.cache.processMaxSize}, ${base.cache.perAccountMaxEntries} per account)`, entityCache: true, configure: (c) => void (c.cache.scope = 'process') },
+    { name: 'process scope', description: `one cache shared by consecutive tasks (${base.cache.policy}, max_bytes ${base.cache.processMaxBytes}, max_size ${base.cache.processMaxSize ?? 'none'}, ${base.cache.perAccountMaxEntries} per account)`, entityCache: true, configure: (c) => void (c.cache.scope = 'process') },
     {
       name: 'unbounded cache',
       description: 'process scope with no size limit and no per-account cap: misses are first lookups, expiry and Telegram-driven invalidations only',
       entityCache: true,
       configure: (c) => {
         c.cache.scope = 'process';
-        c.cache.processMaxSize = UNBOUNDED;
+        c.cache.processMaxSize = null;
+        c.cache.processMaxBytes = UNBOUNDED_BYTES;
         c.cache.perAccountMaxEntries = UNBOUNDED;
       },
     },
-    {
-      name: 'process scope, 25% size',
-      description: 'process scope with max_size at a quarter of the entries the unbounded cache ended with',
+    ...[CachePolicy.TINYLFU, CachePolicy.LRU].map((policy) => ({
+      name: `process scope, 25% size, ${policy}`,
+      description: `process scope, ${policy}, with max_bytes at a quarter of the bytes the unbounded cache ended with`,
       entityCache: true,
-      configure: (c) => {
+      configure: (c: FleetConfig) => {
         c.cache.scope = 'process';
-        c.cache.processMaxSize = smallCacheSize();
+        c.cache.policy = policy;
+        c.cache.processMaxSize = null;
+        c.cache.processMaxBytes = smallCacheBytes();
       },
-    },
+    })),
   ];
 
   const results: VariantResult[] = [];
@@ -198,13 +205,17 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
       const { records, ...job } = await runWorkload(runtime, workload, { task: config.workload.task, ...(options.onProgress && { onProgress: options.onProgress }) });
       const perRound = records.map((record) => ({ round: Math.floor(record.index / accounts.length), hits: record.hits, lookups: record.lookups }));
       results.push({ name: variant.name, description: variant.description, ...job, hitRateByRound: byRound(perRound, roundCount) });
-      if (variant.name === 'unbounded cache') workingSetEntries = runtime.registry.currentProcessCache?.size ?? 0;
+      if (variant.name === 'unbounded cache') {
+        workingSetEntries = runtime.registry.currentProcessCache?.size ?? 0;
+        workingSetBytes = runtime.registry.currentProcessCache?.bytes ?? 0;
+      }
     } finally {
       await runtime.shutdown();
     }
   }
 
   const { trace, rounds } = traceOf(workload);
+  const smallCachePeers = Math.max(1, Math.ceil(workingSet * QUARTER));
   const bounds = [
     bound(
       'first-lookup bound',
@@ -228,7 +239,8 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
     peersPerTask: workloadConfig.peersPerTask,
     workingSet,
     workingSetEntries,
-    smallCacheSize: smallCacheSize(),
+    workingSetBytes,
+    smallCacheBytes: smallCacheBytes(),
     smallCachePeers,
     variants: results,
     bounds,
@@ -236,7 +248,7 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
     processGapToUnbounded: gap(results),
   };
 
-  const outDir = options.outDir ?? join(repositoryRoot(), 'bench', 'out');
+  const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'hit-rate.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'hit-rate.md'), `${renderMarkdown(report)}\n`);
@@ -252,9 +264,3 @@ export async function runHitRateBenchmark(options: HitRateOptions = {}): Promise
 }
 
 export { renderMarkdown as renderHitRateMarkdown };
-
-if (isMain(import.meta.url)) {
-  const progress = variantProgress(true);
-  const report = await runHitRateBenchmark({ onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
-  console.log(renderMarkdown(report));
-}
