@@ -7,6 +7,7 @@ import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
+import { runPolicyGrid } from '../src/benchmark/policy-grid.js';
 import { defaultConfig } from '../src/config/config.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
@@ -75,10 +76,10 @@ test('the hit-rate benchmark runs every variant and bound and writes its table, 
   config.workload.publicPeers = 40;
   const report = await runHitRateBenchmark({ config, quick: true, outDir });
 
-  expect(report.variants.map((v) => v.name)).toEqual(['bare GramJS', 'task scope', 'process scope', 'unbounded cache', 'process scope, 25% size']);
+  expect(report.variants.map((v) => v.name)).toEqual(['bare GramJS', 'task scope', 'process scope', 'unbounded cache', 'process scope, 25% size, tinylfu', 'process scope, 25% size, lru']);
   expect(report.bounds.map((b) => b.name)).toEqual(['first-lookup bound', 'Belady, quarter size']);
   expect(report.workingSetEntries).toBeGreaterThanOrEqual(report.workingSet);
-  expect(report.smallCacheSize).toBe(Math.ceil(report.workingSetEntries / 4));
+  expect(report.smallCacheBytes).toBe(Math.ceil(report.workingSetBytes / 4));
   const byName = new Map(report.variants.map((v) => [v.name, v]));
   // What the benchmark exists to show: the bare client never hits, a process cache does.
   expect(byName.get('bare GramJS')?.hitRate).toBe(0);
@@ -91,4 +92,24 @@ test('the hit-rate benchmark runs every variant and bound and writes its table, 
   expect(readFileSync(join(outDir, 'hit-rate.md'), 'utf8')).toContain('| process scope');
   expect(JSON.parse(readFileSync(join(outDir, 'hit-rate.json'), 'utf8'))).toMatchObject({ workingSet: report.workingSet });
   expect(readFileSync(join(outDir, 'hit-rate.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+});
+
+test('the policy grid replays every policy and bound per cell, in one unit, with Belady on top', () => {
+  const cells = runPolicyGrid({ workload: defaultConfig().workload, accounts: [4], budgets: [0.25, 1], tasksPerAccount: 3 });
+  expect(cells.map((c) => [c.activity, c.budget])).toEqual([
+    ['round-robin', 0.25],
+    ['round-robin', 1],
+    ['zipf-accounts', 0.25],
+    ['zipf-accounts', 1],
+    ['bursts', 0.25],
+    ['bursts', 1],
+  ]);
+  for (const cell of cells) {
+    expect(cell.capacity).toBe(Math.max(1, Math.round(cell.workingSet * cell.budget)));
+    // No policy beats the clairvoyant bound, and nothing bounded beats the unbounded cache.
+    expect(cell.hitRates.belady).toBeGreaterThanOrEqual(Math.max(cell.hitRates.tinylfu, cell.hitRates.lru));
+    expect(cell.hitRates.unbounded).toBeGreaterThanOrEqual(cell.hitRates.belady);
+    // With room for the whole working set every policy only misses first lookups.
+    if (cell.budget === 1) expect([cell.hitRates.tinylfu, cell.hitRates.lru, cell.hitRates.belady]).toEqual([cell.hitRates.unbounded, cell.hitRates.unbounded, cell.hitRates.unbounded]);
+  }
 });

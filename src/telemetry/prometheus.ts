@@ -56,6 +56,14 @@ export class FleetMetrics {
         this.set(source.registry.currentProcessCache?.size ?? 0);
       },
     });
+    new Gauge({
+      name: 'tgfleet_cache_bytes',
+      help: 'Bytes of heap the process-scoped cache entries cost (keys, records, bookkeeping), as cache.process.max_bytes counts them',
+      registers,
+      collect() {
+        this.set(source.registry.currentProcessCache?.bytes ?? 0);
+      },
+    });
     const evictions = new Counter({ name: 'tgfleet_cache_evictions_total', help: 'Entries the cache dropped on its own, by reason', labelNames: ['reason'], registers });
     const tasks = new Counter({ name: 'tgfleet_tasks_total', help: 'Finished task attempts by outcome; retried: ended in a FLOOD_WAIT and queued again', labelNames: ['outcome'], registers });
     const duration = new Histogram({ name: 'tgfleet_task_duration_seconds', help: 'Task run time, queueing excluded', labelNames: ['outcome'], buckets: DURATION_BUCKETS, registers });
