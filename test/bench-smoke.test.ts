@@ -92,7 +92,8 @@ test('the hit-rate benchmark runs every variant and bound and writes its table, 
   expect(readFileSync(join(outDir, 'hit-rate.md'), 'utf8')).toContain('| process scope');
   expect(JSON.parse(readFileSync(join(outDir, 'hit-rate.json'), 'utf8'))).toMatchObject({ workingSet: report.workingSet });
   expect(readFileSync(join(outDir, 'hit-rate.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
-});
+  // Six real runtimes one after another: under a full parallel suite on two cores this outgrows the default budget.
+}, 120_000);
 
 test('the policy grid replays every policy and bound per cell, in one unit, with Belady on top', () => {
   const cells = runPolicyGrid({ workload: defaultConfig().workload, accounts: [4], budgets: [0.25, 1], tasksPerAccount: 3 });
