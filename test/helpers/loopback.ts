@@ -53,7 +53,7 @@ export async function startLoopback(
     async client(account, clientOptions = {}) {
       const [issued] = await dc.provision([account]);
       const client = new TelegramClient(new StringSession(issued!.session), 1, '0'.repeat(32), {
-        connection: dcConnection(clientOptions.pacer ?? new ReconnectPacer(), dc.address, clientOptions.transport),
+        connection: dcConnection({ pacer: clientOptions.pacer ?? new ReconnectPacer(), address: dc.address, ...(clientOptions.transport && { transport: clientOptions.transport }) }),
         baseLogger: new Logger(LogLevel.NONE),
         connectionRetries: 1,
         floodSleepThreshold: 0,

@@ -4,6 +4,9 @@
  * port and dials 80 or 443), and with every connection attempt paced by the client's
  * {@link ReconnectPacer}.
  */
+// Through the package's entry first: loading GramJS's connection modules on their own hits its import cycle.
+import type { Socket } from 'node:net';
+import 'telegram';
 import { ConnectionTCPFull, type Connection } from 'telegram/network/connection/index.js';
 import type { ReconnectPacer } from './reconnect-pacer.js';
 
@@ -14,11 +17,21 @@ export interface DcAddress {
 
 type ConnectionParams = ConstructorParameters<typeof Connection>[0];
 
-/**
- * A connection class bound to one client: GramJS builds a new instance for each reconnect.
- * `transport` is GramJS's TCP full unless a caller picks another of its connection classes.
- */
-export function dcConnection(pacer: ReconnectPacer, address: DcAddress | undefined, transport: typeof Connection = ConnectionTCPFull): typeof Connection {
+export interface DcConnectionOptions {
+  pacer: ReconnectPacer;
+  /** Where to connect instead of the address GramJS picks. */
+  address?: DcAddress;
+  /** GramJS's TCP full unless a caller picks another of its connection classes. */
+  transport?: typeof Connection;
+  /**
+   * A transport error from the data centre (404: it does not know the auth key; 429: too many
+   * connections). GramJS logs these and leaves the calls waiting.
+   */
+  onTransportError?: (code: number) => void;
+}
+
+/** A connection class bound to one client: GramJS builds a new instance for each reconnect. */
+export function dcConnection({ pacer, address, transport = ConnectionTCPFull, onTransportError }: DcConnectionOptions): typeof Connection {
   return class PacedConnection extends transport {
     constructor(params: ConnectionParams) {
       super(address === undefined ? params : { ...params, ip: address.host, port: address.port });
@@ -27,7 +40,15 @@ export function dcConnection(pacer: ReconnectPacer, address: DcAddress | undefin
     override async connect(): Promise<void> {
       await pacer.beforeAttempt();
       await super.connect();
+      // GramJS leaves Nagle on: its small writes (a request, then an ack) would wait out the peer's delayed ACK, 40 ms a call.
+      (this.socket as unknown as { client?: Socket }).client?.setNoDelay(true);
       pacer.connected();
+    }
+
+    override async recv(): Promise<Buffer> {
+      const data = (await super.recv()) as Buffer;
+      if (data.length === 4) onTransportError?.(-data.readInt32LE(0));
+      return data;
     }
   };
 }

@@ -14,10 +14,11 @@ export interface IssuedSession {
   session: string;
 }
 
-/** What a process needs to join a running data centre. */
+/** What a process needs to join a running data centre, and to draw its workload from the same world. */
 export interface DcSessionsFile {
   host: string;
   port: number;
+  world: { seed: number; users: number; channels: number; timeScale: number };
   accounts: IssuedSession[];
 }
 
@@ -50,8 +51,10 @@ export async function readSessionsFile(path: string): Promise<DcSessionsFile> {
     throw new Error(`cannot read the loopback data centre's sessions file ${path}: ${reason} (start one with \`tgfleet dc --sessions ${path}\`)`);
   }
   const file = parsed as Partial<DcSessionsFile>;
-  if (typeof file.host !== 'string' || typeof file.port !== 'number' || !Array.isArray(file.accounts) || !file.accounts.every(isIssued)) {
-    throw new Error(`${path} is not a sessions file written by \`tgfleet dc\`: it needs host, port and accounts [{ phone, session }]`);
+  const world = file.world;
+  const worldOk = typeof world === 'object' && world !== null && [world.seed, world.users, world.channels, world.timeScale].every((value) => typeof value === 'number');
+  if (typeof file.host !== 'string' || typeof file.port !== 'number' || !worldOk || !Array.isArray(file.accounts) || !file.accounts.every(isIssued)) {
+    throw new Error(`${path} is not a sessions file written by \`tgfleet dc\`: it needs host, port, world { seed, users, channels, timeScale } and accounts [{ phone, session }]`);
   }
   return file as DcSessionsFile;
 }
