@@ -114,7 +114,11 @@ export interface AccountCredentials {
 
 /** How the worker's Telegram clients are made and how entity lookups use the cache. */
 export interface TelegramSettings {
-  mode: 'simulated' | 'live';
+  mode: 'simulated' | 'live' | 'loopback';
+  /** Where live clients connect instead of the session's data centre (loopback mode sets it). */
+  dcAddress?: { host: string; port: number };
+  /** Longest wait for a live connection or one call's answer, in ms. */
+  callTimeoutMs: number;
   /** false gives tasks the bare GramJS client, for measuring what the cache saves. */
   entityCache: boolean;
   usernameTtlMs: number;

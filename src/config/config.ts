@@ -61,9 +61,22 @@ export interface SimulatedTelegramConfig {
   resolveLimitPerMinute: number;
 }
 
+export interface LoopbackTelegramConfig {
+  /** Port of the in-process data centre; 0 picks a free one. */
+  port: number;
+  /** A `tgfleet dc` sessions file to join instead of running a data centre in this process; '' for none. */
+  sessionsFile: string;
+  faults: { dropAfterMessages: number; dropProbability: number; replyDelayMs: number };
+}
+
 export interface TelegramConfig {
-  mode: 'simulated' | 'live';
+  mode: 'simulated' | 'live' | 'loopback';
+  /** Longest wait for a connection or one call's answer on a live (or loopback) connection. */
+  callTimeoutMs: number;
+  /** host:port that live clients connect to instead of the session's data centre; '' for none. */
+  dcAddress: string;
   simulated: SimulatedTelegramConfig;
+  loopback: LoopbackTelegramConfig;
 }
 
 export interface AccountConfig {
@@ -167,6 +180,17 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {
       mode: telegram.mode,
+      callTimeoutMs: ms(telegram.call_timeout),
+      dcAddress: telegram.dc_address,
+      loopback: {
+        port: telegram.loopback.port,
+        sessionsFile: telegram.loopback.sessions_file,
+        faults: {
+          dropAfterMessages: telegram.loopback.faults.drop_after_messages,
+          dropProbability: telegram.loopback.faults.drop_probability,
+          replyDelayMs: telegram.loopback.faults.reply_delay_ms,
+        },
+      },
       simulated: {
         seed: sim.seed,
         accounts: sim.accounts,

@@ -73,7 +73,25 @@ export const configSchema = z.object({
     .prefault({}),
   telegram: z
     .object({
-      mode: z.enum(['simulated', 'live']).default('simulated'),
+      mode: z.enum(['simulated', 'live', 'loopback']).default('simulated'),
+      call_timeout: z.number().min(1).max(600).default(30),
+      dc_address: z
+        .string()
+        .regex(/^$|^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8443, or "" for the data centre in the session')
+        .default(''),
+      loopback: z
+        .object({
+          port: nonNegativeInt.max(65535).default(0),
+          sessions_file: z.string().default(''),
+          faults: z
+            .object({
+              drop_after_messages: nonNegativeInt.max(1_000_000).default(0),
+              drop_probability: z.number().min(0).max(1).default(0),
+              reply_delay_ms: z.number().min(0).max(60_000).default(0),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
       simulated: z
         .object({
           seed: z.number().int().default(42),

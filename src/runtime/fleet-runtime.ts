@@ -164,6 +164,16 @@ export class FleetRuntime {
     return this.scheduler.runningCount;
   }
 
+  /** The simulated world behind the fleet (simulated and loopback modes): the workload draws its peers from it. */
+  get world(): FleetAccounts['world'] {
+    return this.fleet.world;
+  }
+
+  /** The in-process loopback data centre (telegram.mode: loopback), with its fault switches and counters. */
+  get dataCentre(): FleetAccounts['dc'] {
+    return this.fleet.dc;
+  }
+
   /** Real seconds per Telegram second: 1 live, the simulator's time scale when simulated. */
   get timeScale(): number {
     return this.fleet.timeScale;
@@ -292,6 +302,8 @@ export class FleetRuntime {
       port: port2,
       telegram: {
         mode: this.config.telegram.mode,
+        ...(this.fleet.dcAddress && { dcAddress: this.fleet.dcAddress }),
+        callTimeoutMs: this.config.telegram.callTimeoutMs,
         entityCache: this.entityCache,
         entityTtlMs: this.config.cache.entityTtlMs,
         usernameTtlMs: this.config.cache.usernameTtlMs,
