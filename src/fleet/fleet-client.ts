@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { RemoteTaskError, type SerializedError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
+import { connectionUrl } from './fleet-database.js';
 import { FleetQueue, type FinishedJob, type FleetOutcome } from './fleet-queue.js';
 import { shardOf } from './shard-map.js';
 import { taskUuid } from './task-id.js';
@@ -58,7 +59,7 @@ export class FleetClient {
   static async connect(options: { config?: FleetConfig } = {}): Promise<FleetClient> {
     const config = options.config ?? loadConfig().config;
     const queue = await FleetQueue.open(config.fleet, { role: 'client', applicationName: 'tgfleet client' });
-    const listener = new pg.Client({ connectionString: config.fleet.databaseUrl, application_name: 'tgfleet client (results)' });
+    const listener = new pg.Client({ connectionString: connectionUrl(config.fleet.databaseUrl), application_name: 'tgfleet client (results)' });
     listener.on('error', () => undefined);
     try {
       await listener.connect();

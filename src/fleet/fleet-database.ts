@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { ClientBase, Pool } from 'pg';
 import { fnv1a } from './shard-map.js';
 
@@ -42,9 +43,9 @@ export async function ensureFleetTables(db: Pool, names: FleetNames): Promise<vo
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.table('host')} (
       host_id text PRIMARY KEY, hostname text NOT NULL, pid integer NOT NULL, backend_pid integer NOT NULL,
       started_at timestamptz NOT NULL DEFAULT clock_timestamp(), heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-    // Who last served a shard: NULL after a host gave it up cleanly, so the next owner need not wait.
+    // Who last served a shard, and whether it gave the shard up cleanly (then the next owner need not wait).
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.table('shard')} (
-      shard integer PRIMARY KEY, host_id text, since timestamptz NOT NULL DEFAULT clock_timestamp())`);
+      shard integer PRIMARY KEY, host_id text, released boolean NOT NULL DEFAULT true, since timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.table('move')} (
       id bigserial PRIMARY KEY, shard integer NOT NULL, from_host text, to_host text NOT NULL,
       locked_at timestamptz NOT NULL DEFAULT clock_timestamp(), serving_at timestamptz)`);
@@ -77,4 +78,15 @@ export async function inTransaction<T>(db: Pool, work: (client: ClientBase) => P
   } finally {
     client.release();
   }
+}
+
+/**
+ * The URL the fleet connects with. pg reads a user missing from the URL as an empty name rather
+ * than taking the usual default, so the default (PGUSER, USER, the OS user) is written in here.
+ */
+export function connectionUrl(databaseUrl: string): string {
+  const match = /^(postgres(?:ql)?:\/\/)([^/]*)(.*)$/.exec(databaseUrl);
+  if (match === null || (match[2] ?? '').includes('@')) return databaseUrl;
+  const user = process.env.PGUSER || process.env.USER || userInfo().username;
+  return `${match[1]}${encodeURIComponent(user)}@${match[2]}${match[3]}`;
 }

@@ -69,6 +69,8 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
   private readonly held = new Map<number, HeldShard>();
   private readonly shardAccounts: Map<number, string[]>;
   private readonly membership: Membership;
+  /** Shards an earlier lock session of this process served and dropped when it was lost. */
+  private readonly droppedShards = new Set<number>();
   private readonly cacheStats = new Map<string, { hits: number; misses: number }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private inFlight = 0;
@@ -229,16 +231,18 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     this.held.set(shard, held);
     held.consumer = (async () => {
       const { table } = this.queue.names;
-      await this.queue.db.query(`INSERT INTO ${table('shard')} (shard, host_id) VALUES ($1, NULL) ON CONFLICT (shard) DO NOTHING`, [shard]);
-      const previous = (await this.queue.db.query<{ host_id: string | null }>(`SELECT host_id FROM ${table('shard')} WHERE shard = $1`, [shard])).rows[0]?.host_id ?? null;
+      await this.queue.db.query(`INSERT INTO ${table('shard')} (shard) VALUES ($1) ON CONFLICT (shard) DO NOTHING`, [shard]);
+      const last = (await this.queue.db.query<{ host_id: string | null; released: boolean }>(`SELECT host_id, released FROM ${table('shard')} WHERE shard = $1`, [shard])).rows[0];
+      const previous = last?.host_id ?? null;
       const move = await this.queue.db.query<{ id: string }>(`INSERT INTO ${table('move')} (shard, from_host, to_host) VALUES ($1, $2, $3) RETURNING id`, [shard, previous, this.hostId]);
       // A host that did not give the shard up cleanly may still be using its accounts until its
-      // own lease runs out: takeover_grace covers that (docs/FLEET.md). Our own earlier session
-      // dropped its accounts before this one began.
-      if (previous !== null && previous !== this.hostId) await nap(this.timings.takeoverGraceMs, held);
+      // own lease runs out: takeover_grace covers that (docs/FLEET.md). An earlier session of this
+      // very process dropped the shard's accounts before this session began.
+      const droppedHere = previous === this.hostId && this.droppedShards.has(shard);
+      if (last?.released === false && !droppedHere) await nap(this.timings.takeoverGraceMs, held);
       if (this.held.get(shard) !== held || held.phase !== 'taking' || session.lost) return;
       const requeued = await this.queue.requeueActive(shard);
-      await this.queue.db.query(`UPDATE ${table('shard')} SET host_id = $2, since = clock_timestamp() WHERE shard = $1`, [shard, this.hostId]);
+      await this.queue.db.query(`UPDATE ${table('shard')} SET host_id = $2, released = false, since = clock_timestamp() WHERE shard = $1`, [shard, this.hostId]);
       await this.queue.db.query(`UPDATE ${table('move')} SET serving_at = clock_timestamp() WHERE id = $1`, [move.rows[0]?.id]);
       if (this.held.get(shard) !== held || held.phase !== 'taking' || session.lost) return;
       held.phase = 'serving';
@@ -323,7 +327,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       if (!held.session.lost) await this.queue.requeueActive(shard);
       await this.disconnect(held, this.shardAccounts.get(shard) ?? []);
       if (!held.session.lost) {
-        await this.queue.db.query(`UPDATE ${this.queue.names.table('shard')} SET host_id = NULL WHERE shard = $1 AND host_id = $2`, [shard, this.hostId]);
+        await this.queue.db.query(`UPDATE ${this.queue.names.table('shard')} SET released = true WHERE shard = $1 AND host_id = $2`, [shard, this.hostId]);
         await held.session.unlock(shard);
       }
       this.logger.info({ shard }, 'released shard');
@@ -358,6 +362,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
         held.wake();
         for (const controller of held.runs.values()) controller.abort('this host lost its shard lock');
         if (this.held.get(shard) === held) this.held.delete(shard);
+        this.droppedShards.add(shard);
       }
       const waiters = this.roomWaiters;
       this.roomWaiters = [];

@@ -2,7 +2,7 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { SerializedError } from '../channel/remote-error.js';
 import type { FleetHostsConfig } from '../config/config.js';
-import { ensureFleetTables, fleetNames, inTransaction, type FleetNames } from './fleet-database.js';
+import { connectionUrl, ensureFleetTables, fleetNames, inTransaction, type FleetNames } from './fleet-database.js';
 
 /** What a submitted task carries through the queue. */
 export interface FleetJobData {
@@ -61,10 +61,10 @@ export class FleetQueue {
   /** Connects, creates the fleet's tables and the shard queues that are missing. */
   static async open(config: FleetHostsConfig, options: { role: 'host' | 'client'; applicationName: string }): Promise<FleetQueue> {
     const names = fleetNames(config.schema);
-    const db = new pg.Pool({ connectionString: config.databaseUrl, max: 4, application_name: options.applicationName.slice(0, 63), connectionTimeoutMillis: 5000 });
+    const db = new pg.Pool({ connectionString: connectionUrl(config.databaseUrl), max: 4, application_name: options.applicationName.slice(0, 63), connectionTimeoutMillis: 5000 });
     db.on('error', () => undefined);
     const boss = new PgBoss({
-      connectionString: config.databaseUrl,
+      connectionString: connectionUrl(config.databaseUrl),
       schema: config.schema,
       max: 4,
       application_name: `${options.applicationName} (queue)`.slice(0, 63),

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { FleetConfig } from '../config/config.js';
 import { formatTable } from '../format/table.js';
 import { simulatedPhones } from '../runtime/accounts.js';
-import { fleetNames } from './fleet-database.js';
+import { connectionUrl, fleetNames } from './fleet-database.js';
 import { databaseError, type QueueDepth } from './fleet-queue.js';
 import { Membership } from './membership.js';
 import { shardOf } from './shard-map.js';
@@ -39,7 +39,7 @@ function configuredAccounts(config: FleetConfig): string[] {
 /** Reads the fleet's state from PostgreSQL; changes nothing. */
 export async function readFleetStatus(config: FleetConfig): Promise<FleetStatus> {
   const names = fleetNames(config.fleet.schema);
-  const db = new pg.Pool({ connectionString: config.fleet.databaseUrl, max: 2, application_name: 'tgfleet fleet status', connectionTimeoutMillis: 5000 });
+  const db = new pg.Pool({ connectionString: connectionUrl(config.fleet.databaseUrl), max: 2, application_name: 'tgfleet fleet status', connectionTimeoutMillis: 5000 });
   db.on('error', () => undefined);
   try {
     try {

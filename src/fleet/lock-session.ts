@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import pg from 'pg';
 import type { FleetHostsConfig } from '../config/config.js';
-import type { FleetNames } from './fleet-database.js';
+import { connectionUrl, type FleetNames } from './fleet-database.js';
 
 interface LockSessionEvents {
   /** The session can no longer be trusted to hold its locks: its connection failed, or a confirmation came too late. */
@@ -24,6 +24,8 @@ export class LockSession extends EventEmitter<LockSessionEvents> {
   /** performance.now() until which the locks are known to be held. */
   leaseUntil: number;
   private lostReason: string | null = null;
+  /** Queries on this connection, one after another: pg would queue them anyway, but warns. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly client: pg.Client,
@@ -45,7 +47,7 @@ export class LockSession extends EventEmitter<LockSessionEvents> {
    */
   static async open(config: FleetHostsConfig, names: FleetNames, host: { hostId: string; hostname: string }): Promise<LockSession> {
     const client = new pg.Client({
-      connectionString: config.databaseUrl,
+      connectionString: connectionUrl(config.databaseUrl),
       application_name: `tgfleet host ${host.hostId}`.slice(0, 63),
       keepAlive: true,
       connectionTimeoutMillis: config.lockTimeoutMs,
@@ -92,7 +94,7 @@ export class LockSession extends EventEmitter<LockSessionEvents> {
     if (this.lost) return;
     const started = performance.now();
     try {
-      const result = await this.client.query(`UPDATE ${this.names.table('host')} SET heartbeat_at = clock_timestamp() WHERE host_id = $1 AND backend_pid = pg_backend_pid()`, [this.hostId]);
+      const result = await this.query(`UPDATE ${this.names.table('host')} SET heartbeat_at = clock_timestamp() WHERE host_id = $1 AND backend_pid = pg_backend_pid()`, [this.hostId]);
       if (result.rowCount === 0) {
         this.lose('this host was declared dead by the fleet (its heartbeat row is gone)');
         return;
@@ -104,12 +106,12 @@ export class LockSession extends EventEmitter<LockSessionEvents> {
   }
 
   async tryLock(shard: number): Promise<boolean> {
-    const result = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [this.names.lockNamespace, shard]);
+    const result = await this.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [this.names.lockNamespace, shard]);
     return result.rows[0]?.locked === true;
   }
 
   async unlock(shard: number): Promise<void> {
-    await this.client.query('SELECT pg_advisory_unlock($1, $2)', [this.names.lockNamespace, shard]);
+    await this.query('SELECT pg_advisory_unlock($1, $2)', [this.names.lockNamespace, shard]);
   }
 
   /** Subscribes to a NOTIFY channel on this connection (it is dedicated, so it may LISTEN). */
@@ -117,7 +119,13 @@ export class LockSession extends EventEmitter<LockSessionEvents> {
     this.client.on('notification', (message) => {
       if (message.channel === channel && message.payload !== undefined) onPayload(message.payload);
     });
-    await this.client.query(`LISTEN "${channel}"`);
+    await this.query(`LISTEN "${channel}"`);
+  }
+
+  private query<Row extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<Row>> {
+    const result = this.queue.then(() => this.client.query<Row>(text, values));
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Marks the session lost (once) and tells the host, which must drop its accounts before anything else. */
