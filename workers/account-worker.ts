@@ -9,7 +9,7 @@ import { disconnectClients } from '../src/worker/telegram-clients.js';
 export default async function accountWorker(payload: WorkerPayload): Promise<WorkerReply> {
   if ('ping' in payload) return 'pong';
   if ('disconnect' in payload) {
-    await disconnectClients();
+    await disconnectClients(payload.accounts);
     return 'disconnected';
   }
   return runTask(payload);

@@ -147,9 +147,13 @@ export interface PingPayload {
   ping: true;
 }
 
-/** Sent to each worker at shutdown, so its Telegram clients disconnect cleanly before the thread is stopped. */
+/**
+ * Sent to each worker at shutdown, so its Telegram clients disconnect cleanly before the thread is
+ * stopped; with `accounts`, only those accounts' clients (a fleet host handing them to another host).
+ */
 export interface DisconnectPayload {
   disconnect: true;
+  accounts?: string[];
 }
 
 export type WorkerPayload = TaskPayload | PingPayload | DisconnectPayload;

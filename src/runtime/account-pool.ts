@@ -70,14 +70,17 @@ export class AccountPool {
     return this.pool.run(task, { transferList: [payload.port] }) as Promise<TaskOutcome>;
   }
 
-  /** Asks every worker to disconnect its Telegram clients; gives up after `timeoutMs` (a live network may hang). */
-  async disconnectClients(timeoutMs: number): Promise<void> {
+  /**
+   * Asks every worker to disconnect its Telegram clients (only those of `accounts`, when given);
+   * gives up after `timeoutMs` (a live network may hang).
+   */
+  async disconnectClients(timeoutMs: number, accounts?: readonly string[]): Promise<void> {
     const asks = async (): Promise<void> => {
       // A ping passes the balancer, which refreshes the list of live workers (one may have been replaced).
       await this.pool.run({ ping: true });
       await Promise.allSettled(
         this.liveWorkerIds.map((worker) =>
-          this.pool.run(Object.assign({ disconnect: true } as const, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+          this.pool.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
         ),
       );
     };

@@ -1,4 +1,4 @@
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
 import { serveChannel, type ServedChannel } from '../channel/channel-server.js';
@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint } from './account-endpoint.js';
 import { AccountPool } from './account-pool.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
+import type { ConnectionGate } from './connection-gate.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
@@ -26,6 +27,8 @@ export interface FleetRuntimeOptions {
    * today, kept so that benchmarks can measure what the cache saves.
    */
   entityCache?: boolean;
+  /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
+  connectionGate?: ConnectionGate;
 }
 
 export interface RunOptions<Args = unknown> {
@@ -93,6 +96,7 @@ export class FleetRuntime {
     private readonly entityCache: boolean,
     logger: Logger,
     handleSignals: boolean,
+    private readonly connectionGate: ConnectionGate | undefined,
   ) {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
@@ -143,7 +147,7 @@ export class FleetRuntime {
       throw error;
     }
     logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
-    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false);
+    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
   }
 
   /** The phone numbers of the accounts this runtime serves. */
@@ -218,6 +222,11 @@ export class FleetRuntime {
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
 
+  /** Disconnects these accounts' Telegram clients in every worker; their next task connects again. */
+  disconnectAccounts(accounts: readonly string[]): Promise<void> {
+    return this.pool.disconnectClients(DISCONNECT_TIMEOUT_MS, accounts);
+  }
+
   /**
    * Stops accepting tasks, gives running ones the grace period, aborts those still running,
    * clears the process cache and stops the workers. Safe to call more than once.
@@ -289,7 +298,7 @@ export class FleetRuntime {
     const endpoint = new AccountEndpoint(cache, phone, taskId, {
       singleFlight: this.singleFlight,
       flood: this.flood,
-      ...(this.fleet.simulator && { openTelegramConnection: (name: string) => this.fleet.openConnection(name) }),
+      ...(this.fleet.simulator && { openTelegramConnection: (name: string) => this.openConnection(name) }),
     });
     const channel = serveChannel(port1, endpoint);
     const stopTimers = this.armAbort(taskId, channel, endpoint, options);
@@ -350,6 +359,11 @@ export class FleetRuntime {
     }
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
     throw lost ?? new RemoteTaskError(error);
+  }
+
+  private openConnection(account: string): MessagePort {
+    const connect = (): MessagePort => this.fleet.openConnection(account);
+    return this.connectionGate === undefined ? connect() : this.connectionGate.open(account, connect);
   }
 
   /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */

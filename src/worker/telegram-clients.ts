@@ -48,9 +48,13 @@ export async function clientForTask(payload: TaskPayload, cache: AccountCache): 
   return payload.telegram.entityCache ? new CachedTelegramClient(client, cache, payload.telegram) : client;
 }
 
-/** Disconnects every client of this worker, when the worker is being stopped. */
-export async function disconnectClients(): Promise<void> {
-  const all = [...clients.values()];
-  clients.clear();
-  await Promise.allSettled(all.map(async (client) => (await client).destroy()));
+/** Disconnects every client of this worker (it is being stopped), or only those of `accounts` (they move to another host). */
+export async function disconnectClients(accounts?: readonly string[]): Promise<void> {
+  const phones = accounts ?? [...clients.keys()];
+  const leaving = phones.flatMap((phone) => {
+    const client = clients.get(phone);
+    clients.delete(phone);
+    return client === undefined ? [] : [client];
+  });
+  await Promise.allSettled(leaving.map(async (client) => (await client).destroy()));
 }
