@@ -8,6 +8,7 @@ import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
 import { AccountPool } from './account-pool.js';
+import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
@@ -84,6 +85,8 @@ export class FleetRuntime {
   private taskCounter = 0;
   /** Numbers the tasks' bindings on the workers' links; a binding is never reused. */
   private bindingCounter = 0;
+  /** In process scope, overlapping tasks of one account see the same evictions: each is reported once. */
+  private readonly evictionLedger = new EvictionLedger();
   private closing: Promise<void> | null = null;
   /** Set once shutdown stops the workers: a run the pool ends after that was cut short, its worker did not crash. */
   private destroyingPool = false;
@@ -383,7 +386,7 @@ export class FleetRuntime {
       misses,
       sets,
       invalidations,
-      evictions: evictionsSince(task.evictionsBefore, after.evictions),
+      evictions: cache.scope === 'process' ? this.evictionLedger.claim(task.phone, task.evictionsBefore, after.evictions) : evictionsSince(task.evictionsBefore, after.evictions),
       size: after.size,
       durationMs: task.durationMs,
     });
