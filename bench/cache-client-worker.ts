@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import { ChannelClient } from '../src/channel/channel-client.js';
+import { WorkerLink } from '../src/channel/worker-link.js';
 
 export type ClientWorkerData = { mode: 'channel'; port: MessagePort; keys: string[] } | { mode: 'redis'; url: string; keys: string[] };
 
@@ -22,7 +22,7 @@ type Reader = { get(key: string): Promise<unknown>; getMany(keys: string[]): Pro
 
 function reader(): Reader {
   if (data.mode === 'channel') {
-    const channel = new ChannelClient(data.port);
+    const channel = new WorkerLink(data.port).open(1);
     return { get: (key) => channel.get(key), getMany: (many) => channel.getMany(many) };
   }
   const redis = new Redis(data.url, { lazyConnect: false, maxRetriesPerRequest: 1 });

@@ -4,7 +4,7 @@
  * control message's own cost is spread over the batch and both kinds pay it alike.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { ChannelClient } from '../src/channel/channel-client.js';
+import { WorkerLink } from '../src/channel/worker-link.js';
 
 export type ChannelOp = 'get' | 'getMany' | 'raw get' | 'raw getMany';
 
@@ -19,7 +19,7 @@ export interface ChannelWorkerData {
 }
 
 const { control, channel, raw, keys, roundTripsPerOp } = workerData as ChannelWorkerData;
-const client = new ChannelClient(channel);
+const client = new WorkerLink(channel).open(1);
 const [firstKey = ''] = keys;
 
 /** One request in flight at a time, as in the batch: no ids to match, the bare cost of the port. */

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { serveChannel } from '../src/channel/channel-server.js';
+import { ChannelServer, ServedTask } from '../src/channel/channel-server.js';
 import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
@@ -100,7 +100,8 @@ function channelCase(op: BurstRequest['op']): BenchCase {
       KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
       const endpoint = new AccountEndpoint(cache, ACCOUNT, 'bench', { singleFlight: new SingleFlight(30_000), flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) });
       const { port1, port2 } = new MessageChannel();
-      const served = serveChannel(port1, endpoint);
+      const served = new ChannelServer(port1);
+      new ServedTask(1, endpoint).attach(served);
       const data: ClientWorkerData = { mode: 'channel', port: port2, keys: KEYS };
       const worker = new Worker(workerFile(), { workerData: data, transferList: [port2] });
       return {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { serveChannel } from '../src/channel/channel-server.js';
+import { ChannelServer, ServedTask } from '../src/channel/channel-server.js';
 import { defaultConfig, type FleetConfig } from '../src/config/config.js';
 import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
@@ -82,7 +82,8 @@ function channelCase(label: string, op: ChannelOp): BenchCase {
         flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }),
       });
       const channel = new MessageChannel();
-      const served = serveChannel(channel.port1, endpoint);
+      const served = new ChannelServer(channel.port1);
+      new ServedTask(1, endpoint).attach(served);
       const raw = new MessageChannel();
       raw.port1.on('message', (request: string | string[]) => {
         raw.port1.postMessage(Array.isArray(request) ? request.map((key) => cache.get(ACCOUNT, key)) : cache.get(ACCOUNT, request));

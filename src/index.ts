@@ -31,6 +31,7 @@ export {
   type AccountConfig,
   type WorkloadConfig,
   type MetricsConfig,
+  type FleetHostsConfig,
   type LoadedConfig,
 } from './config/config.js';
 export { createLogger, silentLogger, redactSecrets, SECRET_FIELDS, type Logger, type CacheLogger, type LogLevel } from './telemetry/logger.js';

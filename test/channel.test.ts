@@ -4,9 +4,10 @@ import { createEndpoint, wrap } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { ChannelClient } from '../src/channel/channel-client.js';
-import { serveChannel, type ServedChannel } from '../src/channel/channel-server.js';
-import { ACCOUNT_CACHE_METHODS } from '../src/channel/protocol.js';
+import { ChannelServer, ServedTask } from '../src/channel/channel-server.js';
+import { ACCOUNT_CACHE_METHODS, HOT_METHODS } from '../src/channel/protocol.js';
+import { CALL, CALL_STRIDE, REPLY } from '../src/channel/wire.js';
+import { WorkerLink } from '../src/channel/worker-link.js';
 import { AccountEndpoint, type AccountEndpointServices } from '../src/runtime/account-endpoint.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
@@ -21,24 +22,28 @@ function mainThread(services: Partial<AccountEndpointServices> = {}) {
   };
 }
 
-describe('a task’s cache channel over a real MessageChannel', () => {
+describe('tasks’ cache channels over a worker’s link (real MessagePorts)', () => {
   const openPorts: MessagePort[] = [];
 
   afterEach(() => {
     for (const port of openPorts.splice(0)) port.close();
   });
 
-  /** Serves `account` on a new channel; the other end is left raw for the caller to use. */
-  function serve(state: ReturnType<typeof mainThread>, account: string, taskId = 't1'): { endpoint: AccountEndpoint; served: ServedChannel; mainPort: MessagePort; workerPort: MessagePort } {
+  /** One worker's link: the main end's server and the worker end, with the raw ports for tests that speak the wire by hand. */
+  function link() {
     const { port1, port2 } = new MessageChannel();
     openPorts.push(port1, port2);
-    const endpoint = new AccountEndpoint(state.cache, account, taskId, state.services);
-    return { endpoint, served: serveChannel(port1, endpoint), mainPort: port1, workerPort: port2 };
+    return { server: new ChannelServer(port1), worker: new WorkerLink(port2), mainPort: port1, workerPort: port2 };
   }
 
-  function connect(state: ReturnType<typeof mainThread>, account: string, taskId?: string) {
-    const channel = serve(state, account, taskId);
-    return { ...channel, client: new ChannelClient(channel.workerPort) };
+  let nextBinding = 0;
+
+  /** Serves `account` for a task on `via` (a fresh link by default) and opens the task's end there. */
+  function connect(state: ReturnType<typeof mainThread>, account: string, taskId = 't1', via = link()) {
+    const endpoint = new AccountEndpoint(state.cache, account, taskId, state.services);
+    const served = new ServedTask(++nextBinding, endpoint);
+    served.attach(via.server);
+    return { ...via, endpoint, served, client: via.worker.open(served.binding) };
   }
 
   it('reads and writes only the bound account’s entries, whatever keys the worker sends', async () => {
@@ -58,6 +63,41 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     expect(endpoint.counters).toEqual({ hits: 4, misses: 1, sets: 3, invalidations: 1, wasInvalidated: true, floodReported: false });
   });
 
+  it('keeps two tasks of two accounts on one link apart, and refuses a binding from another worker or after its task ended', async () => {
+    const state = mainThread();
+    const shared = link();
+    const alice = connect(state, 'alice', 't1', shared);
+    const bob = connect(state, 'bob', 't2', shared);
+    const elsewhere = link();
+    const stray = elsewhere.worker.open(alice.served.binding);
+
+    await Promise.all([alice.client.set('@me', 'alice'), bob.client.set('@me', 'bob')]);
+
+    expect(state.cache.get('alice', '@me')).toBe('alice');
+    expect(state.cache.get('bob', '@me')).toBe('bob');
+    await expect(stray.get('@me')).rejects.toThrow('this task’s cache binding is not open on this worker');
+    alice.served.release();
+    const late = shared.worker.open(alice.served.binding);
+    await expect(late.get('@me')).rejects.toThrow('this task’s cache binding is not open on this worker');
+    await expect(bob.client.get('@me')).resolves.toBe('bob');
+  });
+
+  it('sends what the tasks of one worker ask in the same turn as one message, and answers it with one', async () => {
+    const state = mainThread();
+    const shared = link();
+    const tasks = Array.from({ length: 10 }, (_, index) => connect(state, `account${index}`, `t${index}`, shared));
+    const toMain: unknown[] = [];
+    const toWorker: unknown[] = [];
+    shared.mainPort.on('message', (data: unknown) => toMain.push(data));
+    shared.workerPort.on('message', (data: unknown) => toWorker.push(data));
+
+    const answers = await Promise.all(tasks.map(({ client }) => client.get('@nobody')));
+
+    expect(answers).toEqual(Array(10).fill(undefined));
+    expect(toMain).toHaveLength(1);
+    expect(toWorker).toHaveLength(1);
+  });
+
   it('rejects a write of a value that cannot cross threads, and goes on serving', async () => {
     const { client } = connect(mainThread(), 'alice');
 
@@ -65,6 +105,17 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     await client.set('@alice', 'hash');
     await expect(client.get('@alice')).resolves.toBe('hash');
     await expect(client.flush()).resolves.toBeUndefined();
+  });
+
+  it('fails only the call whose value cannot cross threads, not the others sent with it', async () => {
+    const state = mainThread();
+    const { client } = connect(state, 'alice');
+
+    const [good, bad] = await Promise.allSettled([client.set('@good', 1), client.set('@bad', Symbol('not cloneable'))]);
+
+    expect(good.status).toBe('fulfilled');
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'DataCloneError' } });
+    expect(state.cache.get('alice', '@good')).toBe(1);
   });
 
   it('has every write acknowledged once flush resolves, awaited by the task or not', async () => {
@@ -79,17 +130,24 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     expect(state.cache.get('alice', 'last')).toBe('written');
   });
 
-  it('flushes on close, then closes both ends', async () => {
+  it('sends the task’s outcome after its writes were acknowledged, then refuses further calls', async () => {
     const state = mainThread();
-    const { client, mainPort } = connect(state, 'alice');
-    const mainClosed = once(mainPort, 'close');
+    const { client, served } = connect(state, 'alice');
 
     void client.set('@alice', 1);
-    await client.close();
-    await mainClosed;
+    await client.finish({ ok: true, value: { sent: 3 } });
 
+    await expect(served.ended).resolves.toEqual({ ok: true, value: { sent: 3 } });
     expect(state.cache.get('alice', '@alice')).toBe(1);
     await expect(client.get('@alice')).rejects.toThrow('the task has ended: its cache channel is closed');
+  });
+
+  it('turns a result that cannot cross threads into the task’s own error', async () => {
+    const { client, served } = connect(mainThread(), 'alice');
+
+    await client.finish({ ok: true, value: { callback: () => 'not data' } });
+
+    expect(await served.ended).toMatchObject({ ok: false, error: { name: 'TypeError', message: expect.stringContaining('must be plain data that can cross threads') } });
   });
 
   it('fires the task’s signal with the runtime’s reason when the runtime aborts the task', async () => {
@@ -102,11 +160,11 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     expect(client.signal.reason).toMatchObject({ name: 'AbortError', message: 'the caller aborted the task' });
   });
 
-  it('fires the task’s signal when the main end closes the channel', async () => {
-    const { client, served } = connect(mainThread(), 'alice');
+  it('fires the task’s signal when the main end closes the link', async () => {
+    const { client, server } = connect(mainThread(), 'alice');
     const fired = once(client.signal, 'abort');
 
-    served.close();
+    server.close();
     await fired;
 
     expect(client.signal.reason).toMatchObject({ name: 'AbortError', message: 'the task channel closed' });
@@ -122,7 +180,7 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     const waiting = follower.client.lookup('@durov').finally(() => {
       answered = true;
     });
-    // A round trip on the follower's own channel (one that counts nothing): its lookup has reached the main thread by now.
+    // A round trip on the follower's own link (one that counts nothing): its lookup has reached the main thread by now.
     await follower.client.invalidate([]);
     expect(answered).toBe(false);
     await leader.client.settle('@durov', [{ key: '@durov', value: { id: 1 } }]);
@@ -130,6 +188,28 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     await expect(waiting).resolves.toEqual({ hit: true, value: { id: 1 } });
     expect(follower.endpoint.counters).toMatchObject({ hits: 1, misses: 0 });
     expect(leader.endpoint.counters).toMatchObject({ hits: 0, misses: 1, sets: 1 });
+  });
+
+  it('answers a leader’s lookup with its resolve permit once the permit is due, in one round trip', async () => {
+    let now = 0;
+    const state = mainThread({ flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0, clock: () => now }) });
+    state.services.flood.coolDown('alice', 0.05, 'contacts.ResolveUsername');
+    const { client, mainPort } = connect(state, 'alice');
+    const toMain: unknown[] = [];
+    mainPort.on('message', (data: unknown) => toMain.push(data));
+
+    let answered = false;
+    const lead = client.lookup('@durov', true).finally(() => {
+      answered = true;
+    });
+    await client.invalidate([]);
+    expect(answered).toBe(false);
+    now = 50;
+
+    await expect(lead).resolves.toEqual({ hit: false, leader: true });
+    // One message, carrying the lookup and the invalidation sent in the same turn: no separate permit call.
+    expect(toMain).toHaveLength(1);
+    expect((toMain[0] as unknown[]).filter((_, index) => index % CALL_STRIDE === 2)).toEqual([CALL.lookup, CALL.invalidate]);
   });
 
   it('cools down the bound account when the worker reports a FLOOD_WAIT', async () => {
@@ -158,28 +238,29 @@ describe('a task’s cache channel over a real MessageChannel', () => {
   });
 
   describe('its guard', () => {
-    /** A raw comlink proxy on the worker end, able to send whatever comlink can express. */
+    /** A raw comlink proxy on a task's comlink port, able to send whatever comlink can express. */
     function rawRemote() {
-      const channel = serve(mainThread(), 'alice');
+      const channel = connect(mainThread(), 'alice');
+      const comlink = new MessageChannel();
+      openPorts.push(comlink.port1, comlink.port2);
+      channel.served.openCold(comlink.port1);
       // Typed as any on purpose: the point is to send what the protocol's types forbid.
-      return { ...channel, remote: wrap<any>(nodeEndpoint(channel.workerPort)) };
+      return { ...channel, comlinkPort: comlink.port2, remote: wrap<any>(nodeEndpoint(comlink.port2)) };
     }
 
-    /** Posts a message by hand and resolves with the answer whose `field` echoes the one sent. */
-    function exchange(port: MessagePort, message: Record<string, unknown>, field: 'id' | 'hot', value: string | number): Promise<unknown> {
+    /** Posts a comlink request by hand and resolves with the answer that echoes its id. */
+    function request(port: MessagePort, message: Record<string, unknown>): Promise<unknown> {
+      const id = `raw-${Math.random()}`;
       return new Promise((resolve) => {
         const onMessage = (data: Record<string, unknown>): void => {
-          if (data[field] !== value) return;
+          if (data.id !== id) return;
           port.off('message', onMessage);
           resolve(data);
         };
         port.on('message', onMessage);
-        port.postMessage({ ...message, [field]: value });
+        port.postMessage({ ...message, id });
       });
     }
-
-    /** A comlink request written by hand. */
-    const request = (port: MessagePort, message: Record<string, unknown>): Promise<unknown> => exchange(port, message, 'id', `raw-${Math.random()}`);
 
     const refused = { type: 'HANDLER', name: 'throw', value: { isError: true, value: { name: 'TypeError', message: REFUSAL } } };
 
@@ -210,9 +291,9 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     });
 
     it('refuses setting a property, and the method stays intact', async () => {
-      const { remote, workerPort, endpoint } = rawRemote();
+      const { remote, comlinkPort, endpoint } = rawRemote();
 
-      const answer = await request(workerPort, { type: 'SET', path: ['get'], value: { type: 'RAW', value: 'overwritten' } });
+      const answer = await request(comlinkPort, { type: 'SET', path: ['get'], value: { type: 'RAW', value: 'overwritten' } });
 
       expect(answer).toMatchObject(refused);
       await expect(remote.get('@alice')).resolves.toBeUndefined();
@@ -220,27 +301,25 @@ describe('a task’s cache channel over a real MessageChannel', () => {
     });
 
     it('answers a message that is not a comlink request with a refusal rather than silence', async () => {
-      const { workerPort } = rawRemote();
+      const { comlinkPort } = rawRemote();
 
-      await expect(request(workerPort, { type: 'NOT_A_TYPE', path: ['get'] })).resolves.toMatchObject(refused);
+      await expect(request(comlinkPort, { type: 'NOT_A_TYPE', path: ['get'] })).resolves.toMatchObject(refused);
     });
 
-    /** A hot call written by hand. */
-    const hotCall = (port: MessagePort, method: string, args: unknown[]): Promise<unknown> => exchange(port, { method, args }, 'hot', Math.floor(Math.random() * 1e9));
+    it('answers a call of a code outside the protocol on the link with an error naming the hot calls', async () => {
+      const { workerPort, served, client, endpoint } = connect(mainThread(), 'alice');
+      const answer = once(workerPort, 'message');
 
-    it('answers a hot call of a method outside the hot path with an error naming the hot calls', async () => {
-      const { workerPort, endpoint } = rawRemote();
+      workerPort.postMessage([served.binding, 7777, 99, undefined, undefined, undefined]);
 
-      const answer = await hotCall(workerPort, 'openTelegramConnection', []);
-
-      expect(answer).toMatchObject({ ok: false, error: { name: 'TypeError', message: 'openTelegramConnection is not a hot cache call; hot calls are get, getMany, set, setMany, invalidate, lookup, settle, acquireResolvePermit' } });
-      expect(await hotCall(workerPort, 'get', ['@alice'])).toMatchObject({ ok: true, value: undefined });
+      expect(await answer).toEqual([[7777, REPLY.error, expect.objectContaining({ name: 'TypeError', message: `call code 99 is not a cache call; the hot calls are ${HOT_METHODS.join(', ')}` })]]);
+      expect(CALL.end).toBeLessThan(99);
+      await expect(client.get('@alice')).resolves.toBeUndefined();
       expect(endpoint.counters.misses).toBe(1);
     });
 
     it('passes an error thrown on the main thread back to the worker with its name and message', async () => {
-      const { workerPort } = rawRemote();
-      const client = new ChannelClient(workerPort);
+      const { client } = connect(mainThread(), 'alice');
 
       await expect(client.set('@alice', 'hash', -5)).rejects.toMatchObject({ name: 'RangeError', message: expect.stringContaining('ttlMs must be 0') });
       await expect(client.get('@alice')).resolves.toBeUndefined();

@@ -253,9 +253,9 @@ describe('SingleFlight', () => {
     const cache = new Map<string, unknown>();
     const read = (): unknown => cache.get('@alice');
 
-    await expect(flight.lookup('acc', '@alice', 'task1', read)).resolves.toEqual({ hit: false, leader: true });
+    expect(await flight.lookup('acc', '@alice', 'task1', read)).toEqual({ hit: false, leader: true });
     let waiterDone = false;
-    const waiter = flight.lookup('acc', '@alice', 'task2', read).finally(() => {
+    const waiter = Promise.resolve(flight.lookup('acc', '@alice', 'task2', read)).finally(() => {
       waiterDone = true;
     });
     await new Promise((done) => setImmediate(done));
@@ -290,8 +290,8 @@ describe('SingleFlight', () => {
   it('keeps accounts apart: the same key of two accounts has two leaders', async () => {
     const flight = new SingleFlight(30_000);
 
-    await expect(flight.lookup('a', '@alice', 'task1', empty)).resolves.toEqual({ hit: false, leader: true });
-    await expect(flight.lookup('b', '@alice', 'task2', empty)).resolves.toEqual({ hit: false, leader: true });
+    expect(await flight.lookup('a', '@alice', 'task1', empty)).toEqual({ hit: false, leader: true });
+    expect(await flight.lookup('b', '@alice', 'task2', empty)).toEqual({ hit: false, leader: true });
   });
 
   it('releases every lease of a task that ended, waking its waiters', async () => {
@@ -332,13 +332,13 @@ describe('a task’s waits on the main thread when the task goes away', () => {
     const crashed = new AccountEndpoint(cache, 'acc', 'crashed', services);
     const next = new AccountEndpoint(cache, 'acc', 'next', services);
 
-    await expect(crashed.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    expect(await crashed.lookup('@alice')).toEqual({ hit: false, leader: true });
     const secondLookupOfCrashed = crashed.lookup('@alice');
     crashed.release();
 
     await expect(secondLookupOfCrashed).rejects.toMatchObject({ name: 'AbortError' });
     expect(singleFlight.activeLeases).toBe(0);
-    await expect(next.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    expect(await next.lookup('@alice')).toEqual({ hit: false, leader: true });
   });
 
   it('lets tasks of one account in task scope each fetch for their own cache instead of waiting on another', async () => {
@@ -347,8 +347,8 @@ describe('a task’s waits on the main thread when the task goes away', () => {
     const first = new AccountEndpoint(new TelegramCache({ scope: 'task', maxSize: 10 }), 'acc', 't1', services);
     const second = new AccountEndpoint(new TelegramCache({ scope: 'task', maxSize: 10 }), 'acc', 't2', services);
 
-    await expect(first.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
-    await expect(second.lookup('@alice')).resolves.toEqual({ hit: false, leader: true });
+    expect(await first.lookup('@alice')).toEqual({ hit: false, leader: true });
+    expect(await second.lookup('@alice')).toEqual({ hit: false, leader: true });
     expect(singleFlight.activeLeases).toBe(2);
   });
 

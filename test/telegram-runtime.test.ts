@@ -1,7 +1,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { serveChannel } from '../src/channel/channel-server.js';
+import { ChannelServer, ServedTask } from '../src/channel/channel-server.js';
 import type { FleetConfig } from '../src/config/config.js';
 import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
@@ -237,11 +237,12 @@ describe('single flight across worker threads', () => {
     const workers = endpoints.map((endpoint) => {
       const cacheChannel = new MessageChannel();
       const telegram = new MessageChannel();
-      serveChannel(cacheChannel.port1, endpoint);
+      new ServedTask(1, endpoint).attach(new ChannelServer(cacheChannel.port1));
       server.serve(account, telegram.port1);
       const worker = new Worker(fixturePath('cached-client-worker'));
       const setup: CachedClientWorkerSetup = {
         cachePort: cacheChannel.port2,
+        binding: 1,
         telegramPort: telegram.port2,
         peer,
         ttls: { entityTtlMs: 60_000, usernameTtlMs: 60_000, negativeTtlMs: 60_000 },

@@ -1,8 +1,10 @@
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { isAbortNotice, isHotReply, type AccountCacheApi, type CacheValue, type CacheWrite, type HotCall, type HotMethod, type LookupResult } from './protocol.js';
-import { RemoteTaskError } from './remote-error.js';
+import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult, TaskOutcome } from './protocol.js';
+import type { SerializedError } from './remote-error.js';
+import { CALL } from './wire.js';
+import type { WorkerLink } from './worker-link.js';
 
 /** The worker's view of a task's cache channel: every call returns a promise. */
 export type AccountCache = {
@@ -10,131 +12,146 @@ export type AccountCache = {
 };
 
 /**
- * The worker end of a task's channel. It keeps track of every call in flight so the task's result
- * is returned only after all its writes were acknowledged, and it turns the main thread's abort
- * notice into the task's abort signal.
+ * One task's end of the cache channel, on its worker's link. It counts the task's calls in flight
+ * so the task's result is sent only after all its writes were acknowledged, and it turns the main
+ * thread's abort into the task's signal. comlink (for the rare calls that need it) gets a port of
+ * its own on first use: a task that makes only hot calls pays nothing for it.
  */
 export class ChannelClient implements AccountCache {
-  /** The comlink side, made on first use: most tasks only ever make hot calls. */
   private comlinkRemote: Remote<AccountCacheApi> | null = null;
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly controller = new AbortController();
-  private readonly hotCalls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  private nextHotCall = 0;
+  private comlinkPort: MessagePort | null = null;
+  private controller: AbortController | null = null;
+  /** An abort that came before anyone read `signal`. */
+  private abortReason: string | null = null;
+  private inFlight = 0;
+  private drained: (() => void) | null = null;
   private closed = false;
 
-  constructor(private readonly port: MessagePort) {
-    port.on('message', (data: unknown) => {
-      if (isHotReply(data)) {
-        const call = this.hotCalls.get(data.hot);
-        this.hotCalls.delete(data.hot);
-        if (data.ok) call?.resolve(data.value);
-        else call?.reject(new RemoteTaskError(data.error));
-      } else if (isAbortNotice(data)) {
-        this.controller.abort(new DOMException(data.reason, 'AbortError'));
-      }
-    });
-    port.on('close', () => {
-      for (const call of this.hotCalls.values()) call.reject(new Error('the task channel closed before the main thread answered'));
-      this.hotCalls.clear();
-      // Closed from the main end (the task was cut off), not by this task finishing.
-      if (!this.closed && !this.controller.signal.aborted) this.controller.abort(new DOMException('the task channel closed', 'AbortError'));
-      this.closed = true;
-    });
-  }
+  constructor(
+    private readonly link: WorkerLink,
+    readonly binding: number,
+  ) {}
 
-  /** Fires when the runtime cancels the task or its channel goes away. */
+  /** Fires when the runtime cancels the task or the link to the main thread goes away. */
   get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.abortReason !== null) this.controller.abort(new DOMException(this.abortReason, 'AbortError'));
+    }
     return this.controller.signal;
   }
 
   get(key: string): Promise<CacheValue | undefined> {
-    return this.hot('get', [key]);
+    return this.track(CALL.get, key);
   }
 
   getMany(keys: string[]): Promise<(CacheValue | undefined)[]> {
-    return this.hot('getMany', [keys]);
+    return this.track(CALL.getMany, keys);
   }
 
   set(key: string, value: CacheValue, ttlMs?: number): Promise<void> {
-    return this.hot('set', ttlMs === undefined ? [key, value] : [key, value, ttlMs]);
+    return this.track(CALL.set, key, value, ttlMs);
   }
 
   setMany(entries: CacheWrite[]): Promise<void> {
-    return this.hot('setMany', [entries]);
+    return this.track(CALL.setMany, entries);
   }
 
   invalidate(keys: string[]): Promise<number> {
-    return this.hot('invalidate', [keys]);
+    return this.track(CALL.invalidate, keys);
   }
 
-  lookup(key: string): Promise<LookupResult> {
-    return this.hot('lookup', [key]);
+  lookup(key: string, withResolvePermit = false): Promise<LookupResult> {
+    return this.track(CALL.lookup, key, withResolvePermit);
   }
 
-  settle(key: string, entries: CacheWrite[]): Promise<void> {
-    return this.hot('settle', [key, entries]);
-  }
-
-  reportFloodWait(seconds: number, method: string): Promise<void> {
-    return this.track(() => this.remote.reportFloodWait(seconds, method));
+  /** `failure` is the error the leader got instead of entries; its waiters fail with it rather than each calling Telegram. */
+  settle(key: string, entries: CacheWrite[], failure?: SerializedError): Promise<void> {
+    return this.track(CALL.settle, key, entries, failure);
   }
 
   acquireResolvePermit(): Promise<void> {
-    return this.hot('acquireResolvePermit', []);
+    return this.track(CALL.acquireResolvePermit);
+  }
+
+  reportFloodWait(seconds: number, method: string): Promise<void> {
+    return this.cold(() => this.remote.reportFloodWait(seconds, method));
   }
 
   /** Resolves to a port that outlives the task: it belongs to the account's reused client. */
   openTelegramConnection(): Promise<MessagePort> {
-    return this.track(() => this.remote.openTelegramConnection()) as Promise<MessagePort>;
-  }
-
-  private get remote(): Remote<AccountCacheApi> {
-    this.comlinkRemote ??= wrap<AccountCacheApi>(nodeEndpoint(this.port));
-    return this.comlinkRemote;
+    return this.cold(() => this.remote.openTelegramConnection()) as Promise<MessagePort>;
   }
 
   /** Waits for every call still in flight, including ones started while waiting. */
-  async flush(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  /** Flushes, then closes the port (which closes the main end too). */
-  async close(): Promise<void> {
-    await this.flush();
-    if (!this.closed) this.port.close();
-    this.closed = true;
-  }
-
-  /** A call of the protocol's hot path: one small message each way, no comlink. */
-  private hot<T>(method: HotMethod, args: unknown[]): Promise<T> {
-    return this.track(() => {
-      const hot = ++this.nextHotCall;
-      const answer = new Promise<T>((resolve, reject) => {
-        this.hotCalls.set(hot, { resolve: resolve as (value: unknown) => void, reject });
-      });
-      const call: HotCall = { hot, method, args };
-      try {
-        this.port.postMessage(call);
-      } catch (error) {
-        // A value that cannot cross threads (a function, a socket) fails here, as a rejection like any other.
-        this.hotCalls.delete(hot);
-        return Promise.reject(error as Error);
-      }
-      return answer;
+  flush(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.drained;
+      this.drained = () => {
+        previous?.();
+        resolve();
+      };
     });
   }
 
-  /** Starts a call unless the channel is closed, and keeps it in the set `flush` waits for. */
-  private track<T>(start: () => Promise<T>): Promise<T> {
+  /** Flushes, then ends the task's use of the channel without reporting an outcome. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closeNow();
+  }
+
+  /** Flushes, then sends the task's outcome, the last thing the task says on the link. */
+  async finish(outcome: TaskOutcome): Promise<void> {
+    await this.flush();
+    if (!this.closed) this.link.notify(this.binding, CALL.end, outcome);
+    this.closeNow();
+  }
+
+  /** @internal The main thread cancelled the task, or the link closed. */
+  abortedByMain(reason: string): void {
+    if (this.abortReason !== null) return;
+    this.abortReason = reason;
+    this.controller?.abort(new DOMException(reason, 'AbortError'));
+  }
+
+  private closeNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link.forget(this.binding);
+    this.comlinkPort?.close();
+  }
+
+  private get remote(): Remote<AccountCacheApi> {
+    if (this.comlinkRemote === null) {
+      const { port1, port2 } = new MessageChannel();
+      this.link.notify(this.binding, CALL.cold, port2, port2);
+      this.comlinkPort = port1;
+      this.comlinkRemote = wrap<AccountCacheApi>(nodeEndpoint(port1));
+    }
+    return this.comlinkRemote;
+  }
+
+  private cold<T>(start: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
-    const call = start();
-    this.inFlight.add(call);
+    return this.counted(start());
+  }
+
+  private track<T>(code: number, a?: unknown, b?: unknown, c?: unknown): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
+    return this.counted(this.link.call<T>(this.binding, code, a, b, c));
+  }
+
+  /** Counts a call until it settles, so `flush` knows when the task's last call was answered. */
+  private counted<T>(call: Promise<T>): Promise<T> {
+    this.inFlight++;
     const done = (): void => {
-      this.inFlight.delete(call);
+      if (--this.inFlight > 0 || this.drained === null) return;
+      const wake = this.drained;
+      this.drained = null;
+      wake();
     };
     call.then(done, done);
     return call;
   }
 }
-

@@ -1,11 +1,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import { expose, type Endpoint } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ACCOUNT_CACHE_METHODS, HOT_METHODS, isHotCall, type AbortNotice, type AccountCacheApi, type HotCall, type HotReply } from './protocol.js';
-import { serializeError } from './remote-error.js';
+import { ACCOUNT_CACHE_METHODS, HOT_METHODS, type AccountCacheApi, type CacheWrite, type LookupResult, type TaskOutcome } from './protocol.js';
+import { serializeError, type SerializedError } from './remote-error.js';
+import { CALL, CALL_STRIDE, REPLY } from './wire.js';
 
 const ALLOWED = new Set<string>(ACCOUNT_CACHE_METHODS);
-const HOT = new Set<string>(HOT_METHODS);
 
 interface ComlinkRequest {
   id?: string;
@@ -18,6 +18,7 @@ interface ComlinkRequest {
  * comlink answers GET, SET and CONSTRUCT on any property path of the exposed object, which would
  * let a worker walk from a method to shared prototypes. Only calls of the protocol's own methods
  * pass; anything else becomes a call of `refused`, so the caller gets an error instead of a hang.
+ * The port carries comlink's messages only: nothing is inspected twice.
  */
 type Listener = Parameters<Endpoint['addEventListener']>[1];
 type ListenerFunction = (event: { data: unknown }) => void;
@@ -28,8 +29,6 @@ function guarded(endpoint: Endpoint): Endpoint {
     postMessage: (message, transfer) => endpoint.postMessage(message, transfer),
     addEventListener: (type, listener) => {
       const filter: ListenerFunction = (event) => {
-        // Hot calls are answered by their own listener (see answerHotCalls).
-        if (isHotCall(event.data)) return;
         const request = event.data as ComlinkRequest | undefined;
         const method = request?.path?.[0];
         const allowed =
@@ -54,51 +53,223 @@ function refused(): never {
   throw new TypeError(`only these methods may be called on a cache channel: ${ACCOUNT_CACHE_METHODS.join(', ')}`);
 }
 
-/** The main end of one task's channel. */
-export interface ServedChannel {
+/**
+ * One task as the main thread serves it: its account's cache view (`api`, bound to one account
+ * when it was made) under the task's binding number. The binding is answered only while it is
+ * attached to the link of the worker the task was placed on.
+ */
+export class ServedTask {
+  /** Settles with the task's outcome when the worker reports its end, or rejects if the worker's link goes away first. */
+  readonly ended: Promise<TaskOutcome>;
+  /** @internal */ resolveEnd!: (outcome: TaskOutcome) => void;
+  /** @internal */ rejectEnd!: (error: Error) => void;
+  private server: ChannelServer | null = null;
+  private pendingAbort: string | null = null;
+  private coldPort: MessagePort | null = null;
+  private released = false;
+
+  constructor(
+    readonly binding: number,
+    readonly api: AccountCacheApi,
+  ) {
+    this.ended = new Promise<TaskOutcome>((resolve, reject) => {
+      this.resolveEnd = resolve;
+      this.rejectEnd = reject;
+    });
+    // The runtime awaits `ended` only after the run came back; a link lost before that is reported by the run itself.
+    this.ended.catch(() => undefined);
+  }
+
+  /** Answers the task's calls on `server`'s link from now on; an abort that came first is sent now. */
+  attach(server: ChannelServer): void {
+    if (this.released) return;
+    this.server = server;
+    server.adopt(this);
+    if (this.pendingAbort !== null) server.sendAbort(this.binding, this.pendingAbort);
+  }
+
   /** Tells the worker the task is cancelled; the task sees its abort signal fire. */
-  abort(reason: string): void;
-  /** Closes both ends of the channel. comlink's releaseProxy does not, so the runtime must. */
-  close(): void;
-}
+  abort(reason: string): void {
+    if (this.server === null) this.pendingAbort = reason;
+    else this.server.sendAbort(this.binding, reason);
+  }
 
-/** Answers the hot calls of the protocol; a call of any other method gets an error reply, never silence. */
-function answerHotCalls(port: MessagePort, api: AccountCacheApi): void {
-  const reply = (message: HotReply): void => port.postMessage(message);
-  const fail = (hot: number, error: unknown): void => reply({ hot, ok: false, error: serializeError(error) });
-  port.on('message', (data: unknown) => {
-    if (!isHotCall(data)) return;
-    const { hot, method, args } = data as HotCall;
-    if (!HOT.has(method)) {
-      fail(hot, new TypeError(`${method} is not a hot cache call; hot calls are ${HOT_METHODS.join(', ')}`));
-      return;
-    }
-    let value: unknown;
-    try {
-      value = (api[method as keyof AccountCacheApi] as (...values: unknown[]) => unknown).apply(api, args);
-    } catch (error) {
-      fail(hot, error);
-      return;
-    }
-    if (value instanceof Promise) value.then((settled: unknown) => reply({ hot, ok: true, value: settled }), (error: unknown) => fail(hot, error));
-    else reply({ hot, ok: true, value });
-  });
-}
-
-/** Serves `api` (already bound to one account) on the main end of a task's channel. */
-export function serveChannel(port: MessagePort, api: AccountCacheApi): ServedChannel {
-  answerHotCalls(port, api);
-  const target: Record<string, unknown> = Object.create(null);
-  for (const method of ACCOUNT_CACHE_METHODS) target[method] = api[method].bind(api);
-  target.refused = refused;
-  expose(Object.freeze(target), guarded(nodeEndpoint(port)));
-  return {
-    abort(reason) {
-      const notice: AbortNotice = { tgfleetAbort: true, reason };
-      port.postMessage(notice);
-    },
-    close() {
+  /** Serves the task's comlink calls on a port the task opened for them. */
+  openCold(port: MessagePort): void {
+    if (this.released) {
       port.close();
-    },
-  };
+      return;
+    }
+    this.coldPort?.close();
+    this.coldPort = port;
+    const target: Record<string, unknown> = Object.create(null);
+    for (const method of ACCOUNT_CACHE_METHODS) target[method] = this.api[method].bind(this.api);
+    target.refused = refused;
+    expose(Object.freeze(target), guarded(nodeEndpoint(port)));
+  }
+
+  /** The task is over: its binding is refused from now on, and its comlink port is closed. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.server?.forget(this);
+    this.server = null;
+    this.coldPort?.close();
+    this.coldPort = null;
+  }
+}
+
+/** A call made while the link was still connected, answered after the batch that carried it. */
+type Answer = (status: number, value: unknown) => void;
+
+function lookupReply(result: LookupResult, answer: Answer): void {
+  if (result.hit) answer(REPLY.ok, result.value);
+  else if (result.leader) answer(REPLY.lead, undefined);
+  else answer(REPLY.leaderFailed, result.error);
+}
+
+/**
+ * The main end of one worker's link. It dispatches every call of every task on that worker from
+ * one listener, answers a batch's synchronous calls with one message, and gathers the answers of
+ * calls that waited (a lookup behind a leader, a resolve permit) into one message per turn.
+ */
+export class ChannelServer {
+  private readonly tasks = new Map<number, ServedTask>();
+  private later: unknown[] = [];
+  private laterScheduled = false;
+  private closed = false;
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (data: unknown) => this.receive(data));
+    port.on('close', () => this.lost());
+    // The runtime's pool decides when the process may exit, not this port.
+    port.unref();
+  }
+
+  /** @internal */ adopt(task: ServedTask): void {
+    if (this.closed) task.rejectEnd(new Error('the worker’s link closed before the task was placed on it'));
+    else this.tasks.set(task.binding, task);
+  }
+
+  /** @internal */ forget(task: ServedTask): void {
+    if (this.tasks.get(task.binding) === task) this.tasks.delete(task.binding);
+  }
+
+  /** @internal */ sendAbort(binding: number, reason: string): void {
+    this.post([binding, REPLY.abort, reason]);
+  }
+
+  /** Closes the link; the worker's tasks see their signals fire. */
+  close(): void {
+    this.port.close();
+    this.lost();
+  }
+
+  private lost(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new Error('the worker’s link closed while its task was running');
+    for (const task of this.tasks.values()) task.rejectEnd(error);
+    this.tasks.clear();
+  }
+
+  private post(message: unknown[]): void {
+    if (this.closed) return;
+    try {
+      this.port.postMessage(message);
+    } catch (error) {
+      // A value the cache holds that cannot be cloned is the caller's answer, not the batch's.
+      this.postEach(message, error);
+    }
+  }
+
+  private postEach(message: unknown[], error: unknown): void {
+    for (let index = 0; index < message.length; index += 3) {
+      const entry = message.slice(index, index + 3);
+      try {
+        this.port.postMessage(entry);
+      } catch {
+        if (entry[1] !== REPLY.abort) this.port.postMessage([entry[0], REPLY.error, serializeError(error)]);
+      }
+    }
+  }
+
+  private answerLater(id: number): Answer {
+    return (status, value) => {
+      this.later.push(id, status, value);
+      if (this.laterScheduled) return;
+      this.laterScheduled = true;
+      setImmediate(() => {
+        this.laterScheduled = false;
+        const batch = this.later;
+        this.later = [];
+        this.post(batch);
+      });
+    };
+  }
+
+  private receive(data: unknown): void {
+    if (!Array.isArray(data)) return;
+    const replies: unknown[] = [];
+    const now: Answer = (status, value) => void replies.push(id, status, value);
+    let id = 0;
+    for (let index = 0; index + CALL_STRIDE <= data.length; index += CALL_STRIDE) {
+      const binding = data[index] as number;
+      const code = data[index + 2] as number;
+      id = data[index + 1] as number;
+      const task = this.tasks.get(binding);
+      if (task === undefined) {
+        if (code === CALL.cold) (data[index + 3] as MessagePort | undefined)?.close?.();
+        else if (code !== CALL.end) now(REPLY.error, serializeError(new Error('this task’s cache binding is not open on this worker: the task has ended, or was never placed here')));
+        continue;
+      }
+      try {
+        this.call(task, code, data[index + 3], data[index + 4], data[index + 5], now, id);
+      } catch (error) {
+        now(REPLY.error, serializeError(error));
+      }
+    }
+    if (replies.length > 0) this.post(replies);
+  }
+
+  private call(task: ServedTask, code: number, a: unknown, b: unknown, c: unknown, now: Answer, id: number): void {
+    const api = task.api;
+    switch (code) {
+      case CALL.get:
+        return now(REPLY.ok, api.get(a as string));
+      case CALL.getMany:
+        return now(REPLY.ok, api.getMany(a as string[]));
+      case CALL.set:
+        api.set(a as string, b, c as number | undefined);
+        return now(REPLY.ok, undefined);
+      case CALL.setMany:
+        api.setMany(a as CacheWrite[]);
+        return now(REPLY.ok, undefined);
+      case CALL.invalidate:
+        return now(REPLY.ok, api.invalidate(a as string[]));
+      case CALL.settle:
+        api.settle(a as string, b as CacheWrite[], c as SerializedError | undefined);
+        return now(REPLY.ok, undefined);
+      case CALL.lookup: {
+        const result = api.lookup(a as string, b === true);
+        if (!(result instanceof Promise)) return lookupReply(result, now);
+        const later = this.answerLater(id);
+        result.then((settled) => lookupReply(settled, later), (error: unknown) => later(REPLY.error, serializeError(error)));
+        return;
+      }
+      case CALL.acquireResolvePermit: {
+        const permit = api.acquireResolvePermit();
+        if (!(permit instanceof Promise)) return now(REPLY.ok, undefined);
+        const later = this.answerLater(id);
+        permit.then(() => later(REPLY.ok, undefined), (error: unknown) => later(REPLY.error, serializeError(error)));
+        return;
+      }
+      case CALL.cold:
+        return task.openCold(a as MessagePort);
+      case CALL.end:
+        return task.resolveEnd(a as TaskOutcome);
+      default:
+        throw new TypeError(`call code ${String(code)} is not a cache call; the hot calls are ${HOT_METHODS.join(', ')}`);
+    }
+  }
 }

@@ -21,8 +21,12 @@ export interface CacheWrite {
   aliasOf?: string;
 }
 
-/** The answer to a single-flight lookup: the value, or the duty to fetch it. */
-export type LookupResult = { hit: true; value: CacheValue } | { hit: false; leader: true };
+/**
+ * The answer to a single-flight lookup: the value, the duty to fetch it, or the failure of the
+ * leader this lookup waited for (shared with its waiters like a short-lived negative entry, so a
+ * failing key costs one Telegram call, not one per waiting task).
+ */
+export type LookupResult = { hit: true; value: CacheValue } | { hit: false; leader: true } | { hit: false; leader: false; error: SerializedError };
 
 /**
  * The cache view a task sees, bound on the main thread to the task's account. No method takes an
@@ -39,11 +43,16 @@ export interface AccountCacheApi {
   invalidate(keys: string[]): number;
   /**
    * Single flight: a hit returns the value; on a miss the first caller becomes the leader and must
-   * `settle` the key, while callers that arrive meanwhile (from any worker) wait for it.
+   * `settle` the key, while callers that arrive meanwhile (from any worker) wait for it. With
+   * `withResolvePermit`, a leader's answer also carries its resolve permit (see
+   * `acquireResolvePermit`): a username miss then costs two round trips, this and `settle`.
    */
-  lookup(key: string): LookupResult | Promise<LookupResult>;
-  /** Ends a lead: stores the fetched entries (or none, after a failure) and wakes the waiters. */
-  settle(key: string, entries: CacheWrite[]): void;
+  lookup(key: string, withResolvePermit?: boolean): LookupResult | Promise<LookupResult>;
+  /**
+   * Ends a lead: stores the fetched entries (or none) and wakes the waiters. `failure` is the
+   * leader's error when it got nothing; the waiters then fail with it instead of each leading.
+   */
+  settle(key: string, entries: CacheWrite[], failure?: SerializedError): void;
   /** Tells the main thread that Telegram asked this account to wait, so it stops dispatching its tasks. */
   reportFloodWait(seconds: number, method: string): void;
   /** Resolves when the account may make another username resolve under the runtime's own limit. */
@@ -68,41 +77,13 @@ export const ACCOUNT_CACHE_METHODS = [
 
 /**
  * The calls made per lookup (a read, a miss's lead and settle, its resolve permit, a write, an
- * invalidation). They travel as small messages of their own instead of through comlink, whose
- * per-call work (string ids, proxies, wire wrapping) triples the cost of a read; bench/RESULTS.md
- * has the figures. Calls made per connection or per flood event stay on comlink, which also
- * transfers the connection port.
+ * invalidation). They travel on the worker's link (src/channel/wire.ts) instead of through
+ * comlink, whose per-call work (string ids, proxies, wire wrapping) triples the cost of a read;
+ * bench/RESULTS.md has the figures. Calls made per connection or per flood event stay on comlink,
+ * which also transfers the connection port, on a channel a task opens only when it needs one.
  */
 export const HOT_METHODS = ['get', 'getMany', 'set', 'setMany', 'invalidate', 'lookup', 'settle', 'acquireResolvePermit'] as const satisfies readonly (keyof AccountCacheApi)[];
 export type HotMethod = (typeof HOT_METHODS)[number];
-
-export interface HotCall {
-  hot: number;
-  method: string;
-  args: unknown[];
-}
-
-export type HotReply = { hot: number; ok: true; value: unknown } | { hot: number; ok: false; error: SerializedError };
-
-export function isHotCall(data: unknown): data is HotCall {
-  const call = data as Partial<HotCall> | null;
-  return typeof call === 'object' && call !== null && typeof call.hot === 'number' && typeof call.method === 'string' && Array.isArray(call.args);
-}
-
-export function isHotReply(data: unknown): data is HotReply {
-  const reply = data as Partial<HotReply> | null;
-  return typeof reply === 'object' && reply !== null && typeof reply.hot === 'number' && typeof reply.ok === 'boolean';
-}
-
-/** Sent by the main thread on a task's channel when the task is cancelled. */
-export interface AbortNotice {
-  tgfleetAbort: true;
-  reason: string;
-}
-
-export function isAbortNotice(data: unknown): data is AbortNotice {
-  return typeof data === 'object' && data !== null && (data as Partial<AbortNotice>).tgfleetAbort === true;
-}
 
 /** Credentials a live client needs; simulated accounts carry only the phone. */
 export interface AccountCredentials {
@@ -114,7 +95,11 @@ export interface AccountCredentials {
 
 /** How the worker's Telegram clients are made and how entity lookups use the cache. */
 export interface TelegramSettings {
-  mode: 'simulated' | 'live';
+  mode: 'simulated' | 'live' | 'loopback';
+  /** Where live clients connect instead of the session's data centre (loopback mode sets it). */
+  dcAddress?: { host: string; port: number };
+  /** Longest wait for a live connection or one call's answer, in ms. */
+  callTimeoutMs: number;
   /** false gives tasks the bare GramJS client, for measuring what the cache saves. */
   entityCache: boolean;
   usernameTtlMs: number;
@@ -130,12 +115,16 @@ export interface TaskPayload {
   taskModule: string;
   args: unknown;
   cacheScope: TelegramCacheScope;
-  /** The worker end of the task's cache channel. */
-  port: MessagePort;
+  /**
+   * The task's binding on its worker's link: the main end maps it to this task's account endpoint
+   * while the task runs, and refuses it before and after, and from any other worker.
+   */
+  binding: number;
   telegram: TelegramSettings;
   logLevel: string;
 }
 
+/** What a task ended with; it travels on the worker's link, after the task's last call. */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
 
 /** What a worker does besides tasks: the runtime's readiness probe. */
@@ -143,10 +132,15 @@ export interface PingPayload {
   ping: true;
 }
 
-/** Sent to each worker at shutdown, so its Telegram clients disconnect cleanly before the thread is stopped. */
+/**
+ * Sent to each worker at shutdown, so its Telegram clients disconnect cleanly before the thread is
+ * stopped; with `accounts`, only those accounts' clients (a fleet host handing them to another host).
+ */
 export interface DisconnectPayload {
   disconnect: true;
+  accounts?: string[];
 }
 
 export type WorkerPayload = TaskPayload | PingPayload | DisconnectPayload;
-export type WorkerReply = TaskOutcome | 'pong' | 'disconnected';
+/** `ended`: the task's outcome was sent on the link (one structured clone, no trial copy). */
+export type WorkerReply = 'ended' | 'pong' | 'disconnected';

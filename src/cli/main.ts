@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import { METRICS_GROUPS, MetricsFileError, renderMetricsSummary, summarizeMetrics, type MetricsGroupBy } from '../telemetry/metrics-summary.js';
+import { registerFleetCommands } from './fleet-commands.js';
 import { variantProgress } from './progress.js';
 import { runCommand } from './run-command.js';
 
@@ -141,5 +142,7 @@ program
       return 0;
     }),
   );
+
+registerFleetCommands(program, { readConfig: (path) => readConfig(path).config, guarded });
 
 await program.parseAsync(process.argv);

@@ -82,7 +82,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const accounts = runtime.accounts;
-    const universe = runtime.simulator === undefined ? configuredUniverse(config.workload) : simulatedUniverse(runtime.simulator.world, config.workload, accounts);
+    const world = runtime.world;
+    const universe = world === undefined ? configuredUniverse(config.workload) : simulatedUniverse(world, config.workload, accounts);
     const workload = generateWorkload(config.workload, accounts, universe);
     const bar = progressBar(config.workload.task, workload.length, options.progress);
     const result = await runWorkload(runtime, workload, { task: config.workload.task, onProgress: (progress) => bar.update(progress) });

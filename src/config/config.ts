@@ -61,9 +61,22 @@ export interface SimulatedTelegramConfig {
   resolveLimitPerMinute: number;
 }
 
+export interface LoopbackTelegramConfig {
+  /** Port of the in-process data centre; 0 picks a free one. */
+  port: number;
+  /** A `tgfleet dc` sessions file to join instead of running a data centre in this process; '' for none. */
+  sessionsFile: string;
+  faults: { dropAfterMessages: number; dropProbability: number; replyDelayMs: number };
+}
+
 export interface TelegramConfig {
-  mode: 'simulated' | 'live';
+  mode: 'simulated' | 'live' | 'loopback';
+  /** Longest wait for a connection or one call's answer on a live (or loopback) connection. */
+  callTimeoutMs: number;
+  /** host:port that live clients connect to instead of the session's data centre; '' for none. */
+  dcAddress: string;
   simulated: SimulatedTelegramConfig;
+  loopback: LoopbackTelegramConfig;
 }
 
 export interface AccountConfig {
@@ -96,6 +109,29 @@ export interface MetricsConfig {
   prometheusHost: string;
 }
 
+/** Hosts sharing accounts through PostgreSQL (src/fleet/, docs/FLEET.md); durations in ms. */
+export interface FleetHostsConfig {
+  databaseUrl: string;
+  /** Schema of the fleet's tables and its job queue; also the namespace of its advisory locks. */
+  schema: string;
+  shards: number;
+  /** Empty: the host names itself from its hostname and pid. */
+  hostId: string;
+  heartbeatIntervalMs: number;
+  /** X: a host that cannot confirm its lock for this long disconnects its accounts. */
+  lockTimeoutMs: number;
+  /** D: how long a host's accounts take at most to disconnect. */
+  disconnectTimeoutMs: number;
+  /** Y: a host whose heartbeat is older than this is declared dead and its session ended. */
+  hostTimeoutMs: number;
+  /** G: a new owner waits this long after taking a shard before it connects its accounts. */
+  takeoverGraceMs: number;
+  rebalanceIntervalMs: number;
+  pollIntervalMs: number;
+  maxInFlight: number;
+  retryLimit: number;
+}
+
 export interface FleetConfig {
   cache: CacheConfig;
   runtime: RuntimeConfig;
@@ -105,6 +141,7 @@ export interface FleetConfig {
   workload: WorkloadConfig;
   logging: { level: LogLevel };
   metrics: MetricsConfig;
+  fleet: FleetHostsConfig;
 }
 
 /** A config file that could not be used; the message names every offending key, its value and what is allowed. */
@@ -139,7 +176,7 @@ function toAccount(account: LiveAccountConfig): AccountConfig {
 }
 
 function toFleetConfig(raw: RawConfig): FleetConfig {
-  const { cache, runtime, flood, telegram, workload, metrics } = raw;
+  const { cache, runtime, flood, telegram, workload, metrics, fleet } = raw;
   const sim = telegram.simulated;
   return {
     cache: {
@@ -167,6 +204,17 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {
       mode: telegram.mode,
+      callTimeoutMs: ms(telegram.call_timeout),
+      dcAddress: telegram.dc_address,
+      loopback: {
+        port: telegram.loopback.port,
+        sessionsFile: telegram.loopback.sessions_file,
+        faults: {
+          dropAfterMessages: telegram.loopback.faults.drop_after_messages,
+          dropProbability: telegram.loopback.faults.drop_probability,
+          replyDelayMs: telegram.loopback.faults.reply_delay_ms,
+        },
+      },
       simulated: {
         seed: sim.seed,
         accounts: sim.accounts,
@@ -191,6 +239,21 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
     },
     logging: { level: raw.logging.level },
     metrics: { sqlite: metrics.sqlite, prometheusPort: metrics.prometheus_port, prometheusHost: metrics.prometheus_host },
+    fleet: {
+      databaseUrl: fleet.database_url,
+      schema: fleet.schema,
+      shards: fleet.shards,
+      hostId: fleet.host_id,
+      heartbeatIntervalMs: ms(fleet.heartbeat_interval),
+      lockTimeoutMs: ms(fleet.lock_timeout),
+      disconnectTimeoutMs: ms(fleet.disconnect_timeout),
+      hostTimeoutMs: ms(fleet.host_timeout),
+      takeoverGraceMs: ms(fleet.takeover_grace),
+      rebalanceIntervalMs: ms(fleet.rebalance_interval),
+      pollIntervalMs: ms(fleet.poll_interval),
+      maxInFlight: fleet.max_in_flight,
+      retryLimit: fleet.retry_limit,
+    },
   };
 }
 
@@ -285,7 +348,10 @@ function dropEmptySections(schema: z.ZodType, data: unknown): unknown {
 function shownValue(path: readonly PropertyKey[], given: unknown): string {
   if (given === undefined) return 'nothing';
   const last = path[path.length - 1];
-  return typeof last === 'string' && SECRET_FIELDS.has(last) ? '[redacted]' : JSON.stringify(redactSecrets(given));
+  if (typeof last === 'string' && SECRET_FIELDS.has(last)) return '[redacted]';
+  // A password written into a URL (fleet.database_url) is refused, and not quoted back either.
+  const shown = JSON.stringify(redactSecrets(given));
+  return shown.replace(/(:\/\/[^/@:"]*:)[^/@"]*@/g, '$1[redacted]@');
 }
 
 function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {

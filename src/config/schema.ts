@@ -33,6 +33,43 @@ const liveAccount = z
     message: 'give exactly one of session_env and session_file',
   });
 
+/** A PostgreSQL URL without a password: one belongs in PGPASSWORD or ~/.pgpass, never in config.yaml or the logs. */
+const databaseUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'a postgres:// URL, e.g. "postgres://127.0.0.1:5432/test"')
+  .refine((url) => !/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(url), 'no password in the URL: give it in PGPASSWORD or ~/.pgpass');
+
+/*
+ * The fleet's timings depend on each other (docs/FLEET.md): a host must give its accounts up
+ * (lock_timeout + disconnect_timeout) before the others may declare it dead (host_timeout) or
+ * connect them after a lock came free (takeover_grace).
+ */
+const fleetSection = z
+  .object({
+    database_url: databaseUrl.default('postgres://127.0.0.1:5432/test'),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _').default('tgfleet'),
+    shards: positiveInt.max(1024).default(64),
+    host_id: z.string().regex(/^[A-Za-z0-9._-]{0,64}$/, 'at most 64 letters, digits, ".", "_" or "-"').default(''),
+    heartbeat_interval: z.number().min(0.05).max(10).default(0.5),
+    lock_timeout: z.number().min(0.1).max(120).default(3),
+    disconnect_timeout: z.number().min(0.1).max(60).default(1),
+    host_timeout: z.number().min(0.5).max(600).default(6),
+    takeover_grace: z.number().min(0).max(600).default(4),
+    rebalance_interval: z.number().min(0.05).max(60).default(0.5),
+    poll_interval: z.number().min(0.1).max(60).default(2),
+    max_in_flight: positiveInt.max(10_000).default(64),
+    retry_limit: nonNegativeInt.max(1000).default(10),
+  })
+  .refine((f) => f.heartbeat_interval < f.lock_timeout, { message: 'heartbeat_interval must be shorter than lock_timeout, or the lock is never confirmed in time', path: ['heartbeat_interval'] })
+  .refine((f) => f.host_timeout > f.lock_timeout + f.disconnect_timeout, {
+    message: 'host_timeout must exceed lock_timeout + disconnect_timeout, so a host has given its accounts up before the others declare it dead',
+    path: ['host_timeout'],
+  })
+  .refine((f) => f.takeover_grace >= f.lock_timeout + f.disconnect_timeout, {
+    message: 'takeover_grace must be at least lock_timeout + disconnect_timeout, so a host whose lock vanished has disconnected before the new owner connects',
+    path: ['takeover_grace'],
+  });
+
 export const configSchema = z.object({
   cache: z
     .object({
@@ -73,7 +110,25 @@ export const configSchema = z.object({
     .prefault({}),
   telegram: z
     .object({
-      mode: z.enum(['simulated', 'live']).default('simulated'),
+      mode: z.enum(['simulated', 'live', 'loopback']).default('simulated'),
+      call_timeout: z.number().min(1).max(600).default(30),
+      dc_address: z
+        .string()
+        .regex(/^$|^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8443, or "" for the data centre in the session')
+        .default(''),
+      loopback: z
+        .object({
+          port: nonNegativeInt.max(65535).default(0),
+          sessions_file: z.string().default(''),
+          faults: z
+            .object({
+              drop_after_messages: nonNegativeInt.max(1_000_000).default(0),
+              drop_probability: z.number().min(0).max(1).default(0),
+              reply_delay_ms: z.number().min(0).max(60_000).default(0),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
       simulated: z
         .object({
           seed: z.number().int().default(42),
@@ -101,6 +156,7 @@ export const configSchema = z.object({
       peers: z.array(z.string().regex(/^@?[a-zA-Z][a-zA-Z0-9_]{4,31}$/, 'a Telegram username (5-32 letters, digits or _, starting with a letter)')).default([]),
     })
     .prefault({}),
+  fleet: fleetSection.prefault({}),
   logging: z.object({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   metrics: z
     .object({

@@ -2,8 +2,9 @@ import type { MessagePort } from 'node:worker_threads';
 import { transfer } from 'comlink';
 import type { TelegramCache } from '../cache/telegram-cache.js';
 import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult } from '../channel/protocol.js';
+import type { SerializedError } from '../channel/remote-error.js';
 import type { FloodControl } from './flood-control.js';
-import type { SingleFlight } from './single-flight.js';
+import type { FlightOwnerLife, SingleFlight } from './single-flight.js';
 
 /** What one task did with the cache; the counters of the task's own `cache:stats` event. */
 export interface TaskCacheCounters {
@@ -28,7 +29,7 @@ export interface AccountEndpointServices {
  * every method reads and writes that account's entries only: isolation comes from construction,
  * not from the worker choosing keys well.
  */
-export class AccountEndpoint implements AccountCacheApi {
+export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
   readonly counters: TaskCacheCounters = { hits: 0, misses: 0, sets: 0, invalidations: 0, wasInvalidated: false, floodReported: false };
   /**
    * Whose misses coalesce: in process scope every task of the account reads one cache, so their
@@ -36,8 +37,13 @@ export class AccountEndpoint implements AccountCacheApi {
    * another task would land where this one never reads.
    */
   private readonly flight: string;
-  /** The task's life on this thread: aborted when it ends or is cancelled, so nothing waits on its behalf after. */
-  private readonly life = new AbortController();
+  /**
+   * The task's life on this thread: aborted when it ends or is cancelled, so nothing waits on its
+   * behalf after. Made only when something waits: most tasks never do, and an abort costs.
+   */
+  private life: AbortController | null = null;
+  /** Why the task stopped (it ended or was cancelled); null while it runs. */
+  private stopped: string | null = null;
 
   constructor(
     private readonly cache: TelegramCache,
@@ -72,22 +78,31 @@ export class AccountEndpoint implements AccountCacheApi {
     return existed;
   }
 
-  lookup(key: string): Promise<LookupResult> {
-    return this.services.singleFlight
-      .lookup(this.flight, key, this.taskId, () => this.cache.lookupUncounted(this.account, key), this.life.signal)
-      .then((result) => {
-        // A waiter that got the leader's value saved a Telegram call: that is a hit for the task,
-        // and one hit for the cache, however many times it read the key while it waited.
-        this.cache.countLookup(this.account, result.hit);
-        if (result.hit) this.counters.hits++;
-        else this.counters.misses++;
-        return result;
-      });
+  /**
+   * A hit or a new lead is answered at once; a wait behind another task's lead with a promise.
+   * With `withResolvePermit`, a lead is answered once its resolve permit is granted too, so the
+   * leader's miss costs one round trip fewer; a permit that never comes ends the lead.
+   */
+  lookup(key: string, withResolvePermit = false): LookupResult | Promise<LookupResult> {
+    if (this.stopped !== null) return Promise.reject(this.stopReason());
+    const result = this.services.singleFlight.lookup(this.flight, key, this.taskId, () => this.cache.lookupUncounted(this.account, key), this);
+    if (result instanceof Promise) return result.then((settled) => this.counted(settled));
+    this.counted(result);
+    if (result.hit || !withResolvePermit) return result;
+    const permit = this.acquireResolvePermit();
+    if (permit === undefined) return result;
+    return permit.then(
+      () => result,
+      (error: unknown) => {
+        this.services.singleFlight.settle(this.flight, key, this.taskId);
+        throw error;
+      },
+    );
   }
 
-  settle(key: string, entries: CacheWrite[]): void {
+  settle(key: string, entries: CacheWrite[], failure?: SerializedError): void {
     this.setMany(entries);
-    this.services.singleFlight.settle(this.flight, key, this.taskId);
+    this.services.singleFlight.settle(this.flight, key, this.taskId, entries.length === 0 ? failure : undefined);
   }
 
   reportFloodWait(seconds: number, method: string): void {
@@ -95,8 +110,10 @@ export class AccountEndpoint implements AccountCacheApi {
     this.services.flood.coolDown(this.account, seconds, method);
   }
 
-  acquireResolvePermit(): Promise<void> {
-    return this.services.flood.acquireResolvePermit(this.account, this.life.signal);
+  acquireResolvePermit(): Promise<void> | undefined {
+    if (this.stopped !== null) return Promise.reject(this.stopReason());
+    if (this.services.flood.tryResolvePermit(this.account)) return undefined;
+    return this.services.flood.acquireResolvePermit(this.account, this.signal());
   }
 
   openTelegramConnection(): MessagePort {
@@ -108,13 +125,42 @@ export class AccountEndpoint implements AccountCacheApi {
 
   /** Stops what is waiting on the task's behalf (a lease, a resolve permit): it was cancelled. */
   cancel(reason: string): void {
-    this.life.abort(new DOMException(reason, 'AbortError'));
+    if (this.stopped !== null) return;
+    this.stopped = reason;
+    this.life?.abort(this.stopReason());
   }
 
   /** Releases what the task still holds on the main thread, whatever way it ended. */
   release(): void {
     this.cancel('the task has ended');
     this.services.singleFlight.releaseOwner(this.taskId);
+  }
+
+  /** @internal For single flight: the task still runs, so its lease is kept however long its fetch takes. */
+  live(): boolean {
+    return this.stopped === null;
+  }
+
+  /** @internal For the waits made on the task's behalf. */
+  signal(): AbortSignal {
+    if (this.life === null) {
+      this.life = new AbortController();
+      if (this.stopped !== null) this.life.abort(this.stopReason());
+    }
+    return this.life.signal;
+  }
+
+  private stopReason(): DOMException {
+    return new DOMException(this.stopped ?? 'the task has ended', 'AbortError');
+  }
+
+  /** A waiter that got the leader's value saved a Telegram call: that is a hit for the task. */
+  private counted(result: LookupResult): LookupResult {
+    // One count in the cache per lookup, however many times the key was read while it waited.
+    this.cache.countLookup(this.account, result.hit);
+    if (result.hit) this.counters.hits++;
+    else this.counters.misses++;
+    return result;
   }
 
   private write(entry: CacheWrite): void {

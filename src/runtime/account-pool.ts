@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { PiscinaTask } from 'piscina';
-import type { TaskOutcome, TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
+import { ChannelServer, type ServedTask } from '../channel/channel-server.js';
+import type { TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
+import { isLinkOffer } from '../channel/wire.js';
 import { workerEntry } from './module-paths.js';
 
 export interface AccountPoolOptions {
@@ -17,6 +19,8 @@ interface AccountTask {
   account: string | null;
   /** A message for one particular worker (the shutdown disconnect). */
   worker?: number;
+  /** Told which worker the task goes to, so its cache binding opens on that worker's link only. */
+  place?: (threadId: number) => void;
 }
 
 type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & object>[1][number];
@@ -35,6 +39,10 @@ export class AccountPool {
   private readyWorkers = 0;
   /** The workers Piscina last offered the balancer. */
   private liveWorkerIds: number[] = [];
+  /** The main end of each worker's link, by the worker's thread id. */
+  private readonly links = new Map<number, ChannelServer>();
+  /** Tasks placed on a worker whose link offer has not arrived yet. */
+  private readonly awaitingLink = new Map<number, ServedTask[]>();
 
   constructor(options: AccountPoolOptions) {
     this.threads = options.threads > 0 ? options.threads : availableParallelism();
@@ -54,30 +62,57 @@ export class AccountPool {
       resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerMemoryMb },
       loadBalancer: (task, workers) => this.pick(task, workers),
     });
+    // A worker offers its link when it loads, before it takes any task.
+    this.pool.on('message', (message: unknown) => {
+      if (!isLinkOffer(message)) return;
+      const server = new ChannelServer(message.tgfleetLink);
+      this.links.set(message.threadId, server);
+      for (const task of this.awaitingLink.get(message.threadId) ?? []) task.attach(server);
+      this.awaitingLink.delete(message.threadId);
+    });
+    this.pool.on('workerDestroy', (worker: { id: number }) => {
+      this.links.get(worker.id)?.close();
+      this.links.delete(worker.id);
+    });
   }
 
-  /** Waits until every worker has loaded, so the first accounts spread over all of them. */
+  /** Waits until every worker has loaded, so the first accounts spread over all of them; rejects if they have not within `timeoutMs`. */
   async ready(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.readyWorkers < this.threads && Date.now() < deadline) {
       await this.pool.run({ ping: true });
       if (this.readyWorkers < this.threads) await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    if (this.readyWorkers < this.threads) {
+      throw new Error(`only ${this.readyWorkers} of ${this.threads} worker threads had started after ${timeoutMs} ms: the machine may be overloaded, or runtime.workers too high for it`);
+    }
   }
 
-  run(payload: TaskPayload, account: string): Promise<TaskOutcome> {
-    const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account } satisfies AccountTask });
-    return this.pool.run(task, { transferList: [payload.port] }) as Promise<TaskOutcome>;
+  /**
+   * Runs a task; its calls are answered on the link of the worker it lands on, under `served`.
+   * Resolves when the worker has sent the task's outcome (read it from `served.ended`).
+   */
+  run(payload: TaskPayload, account: string, served: ServedTask): Promise<WorkerReply> {
+    const place = (threadId: number): void => {
+      const server = this.links.get(threadId);
+      if (server !== undefined) served.attach(server);
+      else this.awaitingLink.set(threadId, [...(this.awaitingLink.get(threadId) ?? []), served]);
+    };
+    const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account, place } satisfies AccountTask });
+    return this.pool.run(task);
   }
 
-  /** Asks every worker to disconnect its Telegram clients; gives up after `timeoutMs` (a live network may hang). */
-  async disconnectClients(timeoutMs: number): Promise<void> {
+  /**
+   * Asks every worker to disconnect its Telegram clients (only those of `accounts`, when given);
+   * gives up after `timeoutMs` (a live network may hang).
+   */
+  async disconnectClients(timeoutMs: number, accounts?: readonly string[]): Promise<void> {
     const asks = async (): Promise<void> => {
       // A ping passes the balancer, which refreshes the list of live workers (one may have been replaced).
       await this.pool.run({ ping: true });
       await Promise.allSettled(
         this.liveWorkerIds.map((worker) =>
-          this.pool.run(Object.assign({ disconnect: true } as const, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+          this.pool.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
         ),
       );
     };
@@ -107,6 +142,12 @@ export class AccountPool {
     if (options?.worker !== undefined) return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
     const account = options?.account ?? null;
     if (account === null) return this.leastBusy(live);
+    const chosen = this.forAccount(account, live);
+    if (chosen !== null) options?.place?.(chosen.id);
+    return chosen;
+  }
+
+  private forAccount(account: string, live: PiscinaWorkerView[]): PiscinaWorkerView | null {
     const current = this.workerOf.get(account);
     if (current !== undefined) {
       const worker = live.find((candidate) => candidate.id === current);

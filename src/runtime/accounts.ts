@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { AccountCredentials } from '../channel/protocol.js';
 import type { AccountConfig, FleetConfig } from '../config/config.js';
+import type { DcAddress } from '../telegram/live/dc-connection.js';
+import { parseDcAddress } from '../telegram/live/dc-connection.js';
+import type { LoopbackDc } from '../telegram/loopback/loopback-dc.js';
 import { SimulatedTelegram } from '../telegram/simulated/simulated-telegram.js';
-import { createWorld, usersForFleet } from '../telegram/simulated/world.js';
+import { createWorld, usersForFleet, type World } from '../telegram/simulated/world.js';
+import { loopbackFleet } from './loopback-accounts.js';
 
 /** The accounts a runtime serves and, in simulated mode, the Telegram they talk to. */
 export interface FleetAccounts {
@@ -16,6 +20,12 @@ export interface FleetAccounts {
    */
   clock: () => number;
   simulator: SimulatedTelegram | undefined;
+  /** The simulated world the workload draws peers from (simulated and loopback modes). */
+  world: World | undefined;
+  /** Where live clients connect instead of their session's data centre. */
+  dcAddress: DcAddress | undefined;
+  /** The in-process loopback data centre (loopback mode), with its faults and counters. */
+  dc: LoopbackDc | undefined;
   /** One end of a new connection to the simulator, authenticated as the account. */
   openConnection(account: string): MessagePort;
   close(): Promise<void>;
@@ -63,7 +73,15 @@ async function liveCredentials(account: AccountConfig): Promise<AccountCredentia
   };
 }
 
+function noSimulatedConnection(): never {
+  throw new Error('live and loopback accounts connect to Telegram themselves; there is no simulated connection');
+}
+
 export async function resolveAccounts(config: FleetConfig): Promise<FleetAccounts> {
+  if (config.telegram.mode === 'loopback') {
+    const fleet = await loopbackFleet(config, () => createSimulator(config), simulatedPhones(config.telegram.simulated.accounts));
+    return { ...fleet, openConnection: noSimulatedConnection };
+  }
   if (config.telegram.mode === 'live') {
     if (config.accounts.length === 0) throw new Error('telegram.mode is live but config.yaml lists no accounts: add them under accounts:, or use telegram.mode: simulated');
     const accounts = await Promise.all(config.accounts.map(liveCredentials));
@@ -72,9 +90,10 @@ export async function resolveAccounts(config: FleetConfig): Promise<FleetAccount
       timeScale: 1,
       clock: Date.now,
       simulator: undefined,
-      openConnection: () => {
-        throw new Error('live accounts connect to Telegram themselves; there is no simulated connection');
-      },
+      world: undefined,
+      dcAddress: config.telegram.dcAddress === '' ? undefined : parseDcAddress(config.telegram.dcAddress),
+      dc: undefined,
+      openConnection: noSimulatedConnection,
       close: async () => {},
     };
   }
@@ -84,6 +103,9 @@ export async function resolveAccounts(config: FleetConfig): Promise<FleetAccount
     timeScale: config.telegram.simulated.timeScale,
     clock: () => simulator.clock.now(),
     simulator,
+    world: simulator.world,
+    dcAddress: undefined,
+    dc: undefined,
     openConnection(account) {
       const { port1, port2 } = new MessageChannel();
       simulator.serve(account, port1);

@@ -1,14 +1,17 @@
-import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
-import { serveChannel, type ServedChannel } from '../channel/channel-server.js';
+import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
+import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import { AccountEndpoint } from './account-endpoint.js';
+import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
 import { AccountPool } from './account-pool.js';
+import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
+import type { ConnectionGate } from './connection-gate.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
@@ -26,6 +29,8 @@ export interface FleetRuntimeOptions {
    * today, kept so that benchmarks can measure what the cache saves.
    */
   entityCache?: boolean;
+  /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
+  connectionGate?: ConnectionGate;
 }
 
 export interface RunOptions<Args = unknown> {
@@ -76,10 +81,16 @@ export class FleetRuntime {
   readonly logger: Logger;
   private readonly scheduler: Scheduler;
   private readonly singleFlight: SingleFlight;
+  /** What every task's endpoint uses, made once rather than per task. */
+  private readonly endpointServices: AccountEndpointServices;
   private readonly running = new Map<string, RunningTask>();
   /** Ids of tasks queued or running. */
   private readonly inFlight = new Set<string>();
   private taskCounter = 0;
+  /** Numbers the tasks' bindings on the workers' links; a binding is never reused. */
+  private bindingCounter = 0;
+  /** In process scope, overlapping tasks of one account see the same evictions: each is reported once. */
+  private readonly evictionLedger = new EvictionLedger();
   private closing: Promise<void> | null = null;
   /** Set once shutdown stops the workers: a run the pool ends after that was cut short, its worker did not crash. */
   private destroyingPool = false;
@@ -93,6 +104,7 @@ export class FleetRuntime {
     private readonly entityCache: boolean,
     logger: Logger,
     handleSignals: boolean,
+    private readonly connectionGate: ConnectionGate | undefined,
   ) {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
@@ -105,12 +117,18 @@ export class FleetRuntime {
       },
     });
     this.singleFlight = new SingleFlight(config.cache.leaseTimeoutMs);
+
     this.flood = new FloodControl({
       timeScale: fleet.timeScale,
       resolvesPerMinute: config.flood.resolvesPerMinute,
       reporter: this.reporter,
       onCooldownChange: (account) => this.scheduler.cooldownChanged(account),
     });
+    this.endpointServices = {
+      singleFlight: this.singleFlight,
+      flood: this.flood,
+      ...(fleet.simulator && { openTelegramConnection: (name: string) => this.openConnection(name) }),
+    };
     this.scheduler = new Scheduler({
       globalConcurrency: pool.threads * pool.tasksPerWorker,
       perAccountConcurrency: config.runtime.perAccountConcurrency,
@@ -143,7 +161,7 @@ export class FleetRuntime {
       throw error;
     }
     logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
-    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false);
+    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
   }
 
   /** The phone numbers of the accounts this runtime serves. */
@@ -162,6 +180,16 @@ export class FleetRuntime {
 
   get runningTasks(): number {
     return this.scheduler.runningCount;
+  }
+
+  /** The simulated world behind the fleet (simulated and loopback modes): the workload draws its peers from it. */
+  get world(): FleetAccounts['world'] {
+    return this.fleet.world;
+  }
+
+  /** The in-process loopback data centre (telegram.mode: loopback), with its fault switches and counters. */
+  get dataCentre(): FleetAccounts['dc'] {
+    return this.fleet.dc;
   }
 
   /** Real seconds per Telegram second: 1 live, the simulator's time scale when simulated. */
@@ -206,6 +234,11 @@ export class FleetRuntime {
     };
     const job = this.scheduler.submit(account.phone, start, options.signal).finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
+  }
+
+  /** Disconnects these accounts' Telegram clients in every worker; their next task connects again. */
+  disconnectAccounts(accounts: readonly string[]): Promise<void> {
+    return this.pool.disconnectClients(DISCONNECT_TIMEOUT_MS, accounts);
   }
 
   /**
@@ -254,9 +287,8 @@ export class FleetRuntime {
   private raceAbort<T>(job: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     if (signal === undefined) return job;
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason ?? abortError('the task was aborted'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      const stop = onAbort(signal, () => reject(signal.reason ?? abortError('the task was aborted')));
+      job.then(resolve, reject).finally(stop);
     });
   }
 
@@ -275,23 +307,20 @@ export class FleetRuntime {
     }
     this.logger.debug({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
 
-    const { port1, port2 } = new MessageChannel();
-    const endpoint = new AccountEndpoint(cache, phone, taskId, {
-      singleFlight: this.singleFlight,
-      flood: this.flood,
-      ...(this.fleet.simulator && { openTelegramConnection: (name: string) => this.fleet.openConnection(name) }),
-    });
-    const channel = serveChannel(port1, endpoint);
-    const stopTimers = this.armAbort(taskId, channel, endpoint, options);
+    const endpoint = new AccountEndpoint(cache, phone, taskId, this.endpointServices);
+    const served = new ServedTask(++this.bindingCounter, endpoint);
+    const stopTimers = this.armAbort(taskId, served, endpoint, options);
     const payload: TaskPayload = {
       taskId,
       account,
       taskModule,
       args: options.args,
       cacheScope: scope,
-      port: port2,
+      binding: served.binding,
       telegram: {
         mode: this.config.telegram.mode,
+        ...(this.fleet.dcAddress && { dcAddress: this.fleet.dcAddress }),
+        callTimeoutMs: this.config.telegram.callTimeoutMs,
         entityCache: this.entityCache,
         entityTtlMs: this.config.cache.entityTtlMs,
         usernameTtlMs: this.config.cache.usernameTtlMs,
@@ -304,7 +333,8 @@ export class FleetRuntime {
     // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
     let lost: Error | null = null;
     try {
-      outcome = await this.pool.run(payload, phone);
+      await this.pool.run(payload, phone, served);
+      outcome = await served.ended;
     } catch (error) {
       lost = this.destroyingPool
         ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
@@ -314,7 +344,7 @@ export class FleetRuntime {
       outcome = { ok: false, error: serializeError(lost) };
     } finally {
       stopTimers();
-      channel.close();
+      served.release();
       endpoint.release();
       this.running.delete(taskId);
     }
@@ -340,22 +370,26 @@ export class FleetRuntime {
     throw lost ?? new RemoteTaskError(error);
   }
 
+  private openConnection(account: string): MessagePort {
+    const connect = (): MessagePort => this.fleet.openConnection(account);
+    return this.connectionGate === undefined ? connect() : this.connectionGate.open(account, connect);
+  }
+
   /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */
-  private armAbort(taskId: string, channel: ServedChannel, endpoint: AccountEndpoint, options: RunOptions): () => void {
+  private armAbort(taskId: string, served: ServedTask, endpoint: AccountEndpoint, options: RunOptions): () => void {
     let aborted = false;
     const abort = (reason: string): void => {
       if (aborted) return;
       aborted = true;
-      channel.abort(reason);
+      served.abort(reason);
       endpoint.cancel(reason);
     };
     this.running.set(taskId, { abort });
-    const onSignal = (): void => abort('the caller aborted the task');
-    options.signal?.addEventListener('abort', onSignal, { once: true });
+    const stopListening = options.signal === undefined ? undefined : onAbort(options.signal, () => abort('the caller aborted the task'));
     const timeoutMs = options.timeoutMs ?? this.config.runtime.taskTimeoutMs;
     const timer = timeoutMs > 0 ? setTimeout(() => abort(`the task ran longer than its ${timeoutMs} ms timeout`), timeoutMs) : undefined;
     return () => {
-      options.signal?.removeEventListener('abort', onSignal);
+      stopListening?.();
       clearTimeout(timer);
     };
   }
@@ -379,7 +413,7 @@ export class FleetRuntime {
       misses,
       sets,
       invalidations,
-      evictions: evictionsSince(task.evictionsBefore, after.evictions),
+      evictions: cache.scope === 'process' ? this.evictionLedger.claim(task.phone, task.evictionsBefore, after.evictions) : evictionsSince(task.evictionsBefore, after.evictions),
       size: after.size,
       durationMs: task.durationMs,
     });

@@ -1,3 +1,6 @@
+import { onAbort } from './abort-fanout.js';
+import { LinkedQueue, type QueueNode } from './linked-queue.js';
+
 /** Thrown when the scheduler's queue is full; the caller should slow down or retry later. */
 export class QueueFullError extends Error {
   override readonly name = 'QueueFullError';
@@ -46,11 +49,14 @@ interface QueuedTask {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Stops listening for the caller's abort. */
+  stopListening: (() => void) | undefined;
+  /** Where the task waits in its account's queue; null while it runs. */
+  node: QueueNode<QueuedTask> | null;
 }
 
 interface AccountLane {
-  queue: QueuedTask[];
+  queue: LinkedQueue<QueuedTask>;
   running: number;
   /** Wakes the lane when its cooldown ends; ref'd so queued work keeps the process alive. */
   cooldownTimer: NodeJS.Timeout | null;
@@ -68,7 +74,7 @@ function abortReason(signal: AbortSignal): unknown {
 export class Scheduler {
   private readonly lanes = new Map<string, AccountLane>();
   /** Accounts that may have a task ready to start, in round-robin order. */
-  private readonly rotation: string[] = [];
+  private readonly rotation = new LinkedQueue<string>();
   private readonly inRotation = new Set<string>();
   private queued = 0;
   private running = 0;
@@ -96,7 +102,7 @@ export class Scheduler {
       return Promise.reject(new QueueFullError(`the task queue is full (${this.options.maxQueue} queued tasks, runtime.max_queue); retry when tasks have finished`));
     }
     return new Promise<R>((resolve, reject) => {
-      const task: QueuedTask = { account, start, resolve: resolve as (value: unknown) => void, reject, signal, onAbort: undefined };
+      const task: QueuedTask = { account, start, resolve: resolve as (value: unknown) => void, reject, signal, stopListening: undefined, node: null };
       this.enqueue(task, 'back');
       this.pump();
     });
@@ -135,7 +141,7 @@ export class Scheduler {
   private lane(account: string): AccountLane {
     let lane = this.lanes.get(account);
     if (lane === undefined) {
-      lane = { queue: [], running: 0, cooldownTimer: null };
+      lane = { queue: new LinkedQueue(), running: 0, cooldownTimer: null };
       this.lanes.set(account, lane);
     }
     return lane;
@@ -161,7 +167,7 @@ export class Scheduler {
         this.holdForCooldown(account, lane, remaining);
         continue;
       }
-      this.startTask(lane, this.dequeue(lane, 0));
+      this.startTask(lane, this.dequeue(lane, lane.queue.peek() as QueuedTask));
       if (lane.queue.length > 0) this.markReady(account);
     }
   }
@@ -181,28 +187,29 @@ export class Scheduler {
 
   /** Puts a task in its account's queue, listening for its caller's abort while it waits there. */
   private enqueue(task: QueuedTask, end: 'front' | 'back'): void {
-    if (task.signal !== undefined) {
-      task.onAbort = () => this.abortQueued(task);
-      task.signal.addEventListener('abort', task.onAbort, { once: true });
-    }
+    if (task.signal !== undefined) task.stopListening = onAbort(task.signal, () => this.abortQueued(task));
     const queue = this.lane(task.account).queue;
-    if (end === 'front') queue.unshift(task);
-    else queue.push(task);
+    task.node = end === 'front' ? queue.unshift(task) : queue.push(task);
     this.queued++;
     this.markReady(task.account);
   }
 
   /** Takes a task out of its queue, whatever happens to it next, and stops listening for its abort. */
-  private dequeue(lane: AccountLane, index: number): QueuedTask {
-    const [task] = lane.queue.splice(index, 1) as [QueuedTask];
+  private dequeue(lane: AccountLane, task: QueuedTask): QueuedTask {
+    if (task.node !== null) lane.queue.remove(task.node);
+    task.node = null;
     this.queued--;
-    if (task.signal !== undefined && task.onAbort !== undefined) task.signal.removeEventListener('abort', task.onAbort);
+    task.stopListening?.();
+    task.stopListening = undefined;
     return task;
   }
 
   private dequeueAll(lane: AccountLane): QueuedTask[] {
-    const tasks: QueuedTask[] = [];
-    while (lane.queue.length > 0) tasks.push(this.dequeue(lane, 0));
+    const tasks = lane.queue.drain();
+    for (const task of tasks) {
+      task.node = null;
+      this.dequeue(lane, task);
+    }
     return tasks;
   }
 
@@ -243,9 +250,13 @@ export class Scheduler {
 
   private abortQueued(task: QueuedTask): void {
     const lane = this.lanes.get(task.account);
-    const index = lane?.queue.indexOf(task) ?? -1;
-    if (lane === undefined || index < 0) return;
-    this.dequeue(lane, index);
+    if (lane === undefined || task.node === null) return;
+    this.dequeue(lane, task);
+    // Nothing is left to wake when the cooldown ends: a timer kept would hold the process open for it.
+    if (lane.queue.length === 0 && lane.cooldownTimer !== null) {
+      clearTimeout(lane.cooldownTimer);
+      lane.cooldownTimer = null;
+    }
     this.settle(task, false, abortReason(task.signal as AbortSignal));
     this.notifyIdle();
   }

@@ -11,6 +11,7 @@ import type { Entity, EntityLike } from 'telegram/define.js';
 import type { TotalList } from 'telegram/Helpers.js';
 import type { AccountCache } from '../channel/channel-client.js';
 import type { CacheWrite, TelegramSettings } from '../channel/protocol.js';
+import { RemoteTaskError, serializeError, type SerializedError } from '../channel/remote-error.js';
 import {
   entitiesIn,
   entityOf,
@@ -146,11 +147,14 @@ export class CachedTelegramClient implements TaskClient {
   /**
    * The single-flight lookup of one key. A miss makes this task the leader, which must settle the
    * key whatever happens, or the account's other tasks would wait for it until the lease expires.
+   * A username's lead comes with its resolve permit; a lead that failed fails its waiters too.
    */
   private async lookup(query: UsernameQuery | PeerIdQuery, entity: EntityLike): Promise<LookedUp> {
-    const found = await this.cache.lookup(query.key);
+    const found = await this.cache.lookup(query.key, query.kind === 'username');
     if (found.hit) return this.cached(query, found.value);
+    if (!found.leader) throw new RemoteTaskError(found.error);
     let entries: CacheWrite[] = [];
+    let failure: SerializedError | undefined;
     try {
       const { target, seen } = query.kind === 'username' ? await this.resolveUsername(query.username) : await this.fetchPeer(query, entity);
       const now = Date.now();
@@ -162,12 +166,15 @@ export class CachedTelegramClient implements TaskClient {
       return { markedId: utils.getPeerId(target), input: utils.getInputPeer(target), fromCache: false, fetched: target, ...(record && { record }) };
     } catch (error) {
       const missing = missingUsernameReason(error);
-      if (missing === undefined || query.kind !== 'username') throw error;
+      if (missing === undefined || query.kind !== 'username') {
+        failure = serializeError(error);
+        throw error;
+      }
       const negative: MissingUsernameRecord = { missing, updated: Date.now() };
       entries = [{ key: query.key, value: packMissingUsername(negative), ttlMs: this.ttls.negativeTtlMs }];
       throw missingUsernameError(missing, query.username);
     } finally {
-      await this.cache.settle(query.key, entries);
+      await this.cache.settle(query.key, entries, failure);
     }
   }
 
@@ -180,9 +187,8 @@ export class CachedTelegramClient implements TaskClient {
     return { markedId: markedIdOf(record), input: inputPeerOf(record), record, fromCache: true };
   }
 
-  /** Resolves a username as GramJS's `getEntity` does, keeping every peer the answer carries. */
+  /** Resolves a username as GramJS's `getEntity` does, keeping every peer the answer carries; its lookup brought the resolve permit. */
   private async resolveUsername(username: string): Promise<{ target: Entity; seen: Entity[] }> {
-    await this.cache.acquireResolvePermit();
     const request = new Api.contacts.ResolveUsername({ username });
     const result = await this.guard(request.className, [], () => this.raw.invoke(request));
     const seen = [...result.users, ...result.chats];

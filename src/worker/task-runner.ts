@@ -1,8 +1,8 @@
-import { ChannelClient } from '../channel/channel-client.js';
-import type { TaskOutcome, TaskPayload } from '../channel/protocol.js';
+import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
+import type { WorkerLink } from '../channel/worker-link.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
-import type { TaskFunction } from './task-context.js';
+import type { TaskContext, TaskFunction } from './task-context.js';
 import { clientForTask } from './telegram-clients.js';
 
 const loggers = new Map<string, Logger>();
@@ -17,38 +17,38 @@ function workerLogger(level: string): Logger {
 }
 
 /**
- * A result that cannot be cloned would make Piscina throw inside the worker and take down every
- * other task on it, so it is checked here and turned into the task's own error.
+ * Each task module is imported once per worker: `import()` of a module already loaded still costs
+ * a resolution and a promise per task. A module that failed to load is not kept, so a fixed file
+ * is picked up by the next task.
  */
-function crossable(value: unknown): unknown {
-  try {
-    structuredClone(value);
-  } catch (error) {
-    throw new TypeError(`the task's result must be plain data that can cross threads (no functions, class instances with methods or sockets): ${(error as Error).message}`);
-  }
-  return value;
-}
+const taskFunctions = new Map<string, TaskFunction>();
 
 async function loadTask(moduleUrl: string): Promise<TaskFunction> {
+  const known = taskFunctions.get(moduleUrl);
+  if (known !== undefined) return known;
   const module = (await import(moduleUrl)) as { default?: unknown };
   if (typeof module.default !== 'function') {
     throw new TypeError(`task module ${moduleUrl} must have an async function as its default export`);
   }
+  taskFunctions.set(moduleUrl, module.default as TaskFunction);
   return module.default as TaskFunction;
 }
 
 /**
  * Runs one task in a worker thread. The outcome is plain data (a thrown error is serialized with
- * its Telegram fields), and the task's channel is flushed and closed before the outcome is
- * returned, so every write the task made is acknowledged by then.
+ * its Telegram fields) and travels on the worker's link after every call the task made was
+ * answered, so every write the task made is acknowledged by then. A result that cannot cross
+ * threads fails there, as the task's own error, and never reaches Piscina (which would take the
+ * worker down with every other task on it).
  */
-export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
-  const channel = new ChannelClient(payload.port);
+export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<WorkerReply> {
+  const channel = link.open(payload.binding);
+  let outcome: TaskOutcome;
   try {
-    const task = await loadTask(payload.taskModule);
+    const task = taskFunctions.get(payload.taskModule) ?? (await loadTask(payload.taskModule));
     const client = await clientForTask(payload, channel);
     let logger: Logger | undefined;
-    const value = await task({
+    const context: TaskContext = {
       account: payload.account.phone,
       taskId: payload.taskId,
       args: payload.args,
@@ -59,14 +59,14 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutcome> {
         logger ??= workerLogger(payload.logLevel).child({ account: payload.account.phone, taskId: payload.taskId });
         return logger;
       },
-      signal: channel.signal,
-    });
-    await channel.flush();
-    return { ok: true, value: crossable(value) };
+      get signal() {
+        return channel.signal;
+      },
+    };
+    outcome = { ok: true, value: await task(context) };
   } catch (error) {
-    await channel.flush();
-    return { ok: false, error: serializeError(error) };
-  } finally {
-    await channel.close();
+    outcome = { ok: false, error: serializeError(error) };
   }
+  await channel.finish(outcome);
+  return 'ended';
 }

@@ -1,9 +1,8 @@
-import { TelegramClient } from 'telegram';
-import { Logger, LogLevel } from 'telegram/extensions/Logger.js';
-import { StringSession } from 'telegram/sessions/index.js';
+import type { TelegramClient } from 'telegram';
 import type { AccountCache } from '../channel/channel-client.js';
 import type { AccountCredentials, TaskPayload } from '../channel/protocol.js';
 import { CachedTelegramClient, type TaskClient } from '../telegram/cached-client.js';
+import { connectLiveClient } from '../telegram/live/live-client.js';
 import { createSimulatedClient } from '../telegram/simulated/simulated-sender.js';
 import { portTransport } from '../telegram/simulated/transport.js';
 
@@ -16,23 +15,10 @@ export type { TaskClient };
  */
 const clients = new Map<string, Promise<TelegramClient>>();
 
-/**
- * Flood waits must reach the runtime (it cools the account down); GramJS must not sleep them away
- * or log secrets. Simulated clients get the same settings from createSimulatedClient.
- */
-const LIVE_CLIENT_OPTIONS = { floodSleepThreshold: 0, baseLogger: new Logger(LogLevel.NONE), connectionRetries: 3 } as const;
-
-async function connectLive(account: AccountCredentials): Promise<TelegramClient> {
-  if (account.apiId === undefined || account.apiHash === undefined || account.session === undefined) {
-    throw new Error(`account ${account.phone} has no api_id, api_hash or session: live accounts need all three`);
+async function connect(payload: TaskPayload, cache: AccountCache, onBroken: () => void): Promise<TelegramClient> {
+  if (payload.telegram.mode !== 'simulated') {
+    return connectLiveClient(payload.account, { dcAddress: payload.telegram.dcAddress, callTimeoutMs: payload.telegram.callTimeoutMs, onBroken });
   }
-  const client = new TelegramClient(new StringSession(account.session), account.apiId, account.apiHash, LIVE_CLIENT_OPTIONS);
-  await client.connect();
-  return client;
-}
-
-async function connect(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
-  if (payload.telegram.mode === 'live') return connectLive(payload.account);
   const port = await cache.openTelegramConnection();
   return createSimulatedClient(portTransport(port));
 }
@@ -41,10 +27,14 @@ function accountClient(payload: TaskPayload, cache: AccountCache): Promise<Teleg
   const phone = payload.account.phone;
   let client = clients.get(phone);
   if (client === undefined) {
-    client = connect(payload, cache);
+    // A revoked or stalled client is forgotten, so the account's next task connects afresh (or is refused, if revoked).
+    const forget = (): void => {
+      if (clients.get(phone) === client) clients.delete(phone);
+    };
+    client = connect(payload, cache, forget);
     clients.set(phone, client);
     // A failed connection is not cached: the account's next task tries again.
-    client.catch(() => clients.delete(phone));
+    client.catch(forget);
   }
   return client;
 }
@@ -58,9 +48,13 @@ export async function clientForTask(payload: TaskPayload, cache: AccountCache): 
   return payload.telegram.entityCache ? new CachedTelegramClient(client, cache, payload.telegram) : client;
 }
 
-/** Disconnects every client of this worker, when the worker is being stopped. */
-export async function disconnectClients(): Promise<void> {
-  const all = [...clients.values()];
-  clients.clear();
-  await Promise.allSettled(all.map(async (client) => (await client).destroy()));
+/** Disconnects every client of this worker (it is being stopped), or only those of `accounts` (they move to another host). */
+export async function disconnectClients(accounts?: readonly string[]): Promise<void> {
+  const phones = accounts ?? [...clients.keys()];
+  const leaving = phones.flatMap((phone) => {
+    const client = clients.get(phone);
+    clients.delete(phone);
+    return client === undefined ? [] : [client];
+  });
+  await Promise.allSettled(leaving.map(async (client) => (await client).destroy()));
 }
