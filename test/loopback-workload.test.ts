@@ -18,6 +18,9 @@ async function runShipped(mode: FleetConfig['telegram']['mode']): Promise<ModeRu
   const { config } = loadConfig(SHIPPED_CONFIG, {});
   config.logging.level = 'silent';
   config.telegram.mode = mode;
+  // At the shipped time scale an unoccupied username's 300 s are 3 real seconds, shorter than the run:
+  // how many such entries expire would depend on how busy the machine is, not on the mode.
+  config.cache.negativeTtlMs = config.cache.entityTtlMs;
   const runtime = await FleetRuntime.start({ config });
   try {
     const universe = simulatedUniverse(runtime.world!, config.workload, runtime.accounts);
