@@ -54,13 +54,6 @@ export interface BenchOptions {
   repetitions?: number;
   /** CPU time mitata spends on one measurement, in ms; its own default (about 640 ms) unless given. */
   measureMs?: number;
-  /**
-   * What a sample's time is read from: the wall clock (the default), or this process's CPU time,
-   * for synchronous work on a machine whose other tenants take the cores away for whole
-   * milliseconds (then wall time measures the neighbours). CPU time counts in microseconds, so a
-   * sample must be a batch of many fast operations, as mitata makes them.
-   */
-  clock?: 'wall' | 'cpu';
 }
 
 /** The spread of one statistic over the repetitions of a case. */
@@ -102,7 +95,6 @@ export interface BenchRecord {
   quick: boolean;
   statistic: Statistic;
   repetitions: number;
-  clock: 'wall' | 'cpu';
   unit: 'ns/op';
   notes: BenchSuite['notes'];
   pairs: PairResult[];
@@ -136,18 +128,12 @@ async function warmUp(run: () => unknown, budgetMs: number): Promise<void> {
 
 type Measurement = Omit<CaseResult, 'spread'>;
 
-function cpuNanoseconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) * 1000;
-}
-
 async function measureCase(benchCase: BenchCase, quick: boolean, options: BenchOptions): Promise<Measurement> {
   const target = await benchCase.setup();
   try {
     await warmUp(target.run, quick ? 1 : WARM_UP_MS);
-    const clock = options.clock === 'cpu' ? { now: cpuNanoseconds } : {};
     const budget = options.measureMs === undefined ? {} : { min_cpu_time: options.measureMs * 1e6 };
-    const stats = await measure(target.run, quick ? { ...QUICK_MEASURE, ...clock } : { ...budget, ...clock });
+    const stats = await measure(target.run, quick ? { ...QUICK_MEASURE } : budget);
     return {
       label: benchCase.label,
       p50: stats.p50,
@@ -193,7 +179,7 @@ const formatRatio = (ratio: number): string => `${ratio.toFixed(2)}x`;
 /** A fixed-width table of the pairs: min / median / max over the repetitions of each side's time per operation, and of their ratio. */
 export function formatTable(record: BenchRecord): string {
   const first = record.pairs[0];
-  const header = [`${record.statistic} ${record.clock === 'cpu' ? 'CPU time' : 'time'} per op, min / median / max of ${record.repetitions}`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
+  const header = [`${record.statistic} per op, min / median / max of ${record.repetitions}`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
   const rows = record.pairs.map((p) => [p.name, formatSpread(p.subject.spread, formatNs), formatSpread(p.peer.spread, formatNs), formatSpread(p.ratios, formatRatio)]);
   const title = `${record.name}${record.quick ? ' (quick mode: not for comparison)' : ''} — ${record.machine.cpuModel} x${record.machine.cpuCount}, Node ${record.machine.node}`;
   return [title, textTable(header, rows, { alignRight: [1, 2, 3] })].join('\n');
@@ -228,7 +214,6 @@ export async function runPairs(suite: BenchSuite, options: BenchOptions = {}): P
     quick,
     statistic,
     repetitions,
-    clock: options.clock ?? 'wall',
     unit: 'ns/op',
     notes: suite.notes,
     pairs,
