@@ -98,6 +98,7 @@ export const configSchema = z.object({
       max_queue: positiveInt.default(10_000),
       shutdown_grace: seconds.default(10),
       task_timeout: seconds.default(0),
+      abort_grace: z.number().min(0.05).max(60).default(1),
       max_worker_memory_mb: positiveInt.default(512),
     })
     .prefault({}),
