@@ -16,6 +16,7 @@ import type { ConnectionGate } from './connection-gate.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
+import { RevokedAccounts } from './revoked-accounts.js';
 import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -109,6 +110,7 @@ export class FleetRuntime {
   private destroyingPool = false;
   private readonly signalHandler: (() => void) | null;
   private readonly accountsByPhone: ReadonlyMap<string, AccountCredentials>;
+  private readonly revoked: RevokedAccounts;
 
   private constructor(
     readonly config: FleetConfig,
@@ -121,6 +123,7 @@ export class FleetRuntime {
   ) {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
+    this.revoked = new RevokedAccounts(logger);
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
@@ -210,6 +213,11 @@ export class FleetRuntime {
     return this.fleet.timeScale;
   }
 
+  /** Accounts taken out of rotation because Telegram no longer accepts their session, with its reason. */
+  get revokedAccounts(): ReadonlyMap<string, string> {
+    return this.revoked.list();
+  }
+
   /** Which worker serves each account. */
   workerAssignments(): ReadonlyMap<string, number> {
     return this.pool.assignments();
@@ -236,7 +244,11 @@ export class FleetRuntime {
     if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
     this.inFlight.add(taskId);
     const budget: RetryBudget = { flood: this.config.flood.retries, crash: CRASH_RETRIES };
-    const start = (): Promise<unknown> => this.execute(taskId, account, taskModule, options, budget);
+    const start = (): Promise<unknown> => {
+      const refusal = this.revoked.refusal(account.phone);
+      if (refusal !== undefined) return Promise.reject(refusal);
+      return this.execute(taskId, account, taskModule, options, budget);
+    };
     const job = this.scheduler.submit(account.phone, start, options.signal).finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
@@ -386,6 +398,7 @@ export class FleetRuntime {
         throw new RequeueTask(`task ${taskId} waits out a FLOOD_WAIT and runs again`);
       }
     }
+    this.revoked.noteFailure(phone, error);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
     throw thrown ?? new RemoteTaskError(error);
   }
