@@ -81,7 +81,7 @@ describe.skipIf(problem !== null)('tgfleet fleet status', () => {
     expect(lines).toContain(`moves: ${SHARDS / 2} shards changed hands`);
     const moved = lines.filter((line) => /^ {2}shard \d+: host-a -> host-b at .+, serving after \d+ ms$/.test(line));
     expect(moved.length).toBe(SHARDS / 2);
-  });
+  }, 90_000);
 
   it('counts tasks waiting for a host as queued, and shards no host serves as unowned', async () => {
     await Promise.all(hosts.splice(0).map((host) => host.stop()));
@@ -108,5 +108,5 @@ describe.skipIf(problem !== null)('tgfleet fleet status', () => {
     const none = await tgfleet('fleet', 'status', '--config', empty);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toMatch(new RegExp(`no fleet in schema ${fleet.schema}_none`));
-  });
+  }, 60_000);
 });
