@@ -5,6 +5,7 @@ import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
+import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
@@ -111,6 +112,8 @@ export class FleetRuntime {
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
+      timeScale: fleet.timeScale,
+      isNegative: isMissingUsernameValue,
       logger: logger.child({ component: 'cache' }),
       onEvict: (account, key, reason) => {
         if (this.reporter.listenerCount('cache:eviction') > 0) this.reporter.emit('cache:eviction', { account, key, reason });
@@ -161,7 +164,9 @@ export class FleetRuntime {
       throw error;
     }
     logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
-    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
+    const runtime = new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
+    await runtime.registry.ready();
+    return runtime;
   }
 
   /** The phone numbers of the accounts this runtime serves. */
@@ -264,7 +269,7 @@ export class FleetRuntime {
         await this.idleWithin(Math.min(graceMs, 2000));
       }
     }
-    this.registry.shutdown();
+    await this.registry.shutdown();
     await this.pool.disconnectClients(DISCONNECT_TIMEOUT_MS);
     this.destroyingPool = true;
     await this.pool.destroy();
