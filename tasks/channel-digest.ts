@@ -1,5 +1,6 @@
 import { Api } from 'telegram';
 import { floodWaitSeconds, telegramErrorText } from '../src/telegram/rpc-errors.js';
+import { isConnectionFailure } from '../src/telegram/live/session-errors.js';
 import { defineTask } from '../src/worker/task-context.js';
 
 export interface ChannelDigestArgs {
@@ -33,8 +34,8 @@ export interface ChannelDigestResult {
 /**
  * Resolves a list of peers and reads the latest posts of the channels among them, the way a
  * digest or monitoring bot does. A peer that cannot be read (gone, private, banned) is reported
- * and the digest goes on; a flood wait ends the task, since the account's next call would meet it
- * too.
+ * and the digest goes on; a flood wait or a failed connection (revoked session, no answer in time)
+ * ends the task, since the account's next call would meet it too.
  */
 export default defineTask<ChannelDigestArgs, ChannelDigestResult>(async ({ client, args, signal }) => {
   const posts = args.posts ?? 3;
@@ -50,7 +51,7 @@ export default defineTask<ChannelDigestArgs, ChannelDigestResult>(async ({ clien
         result.posts.push({ peer, id: message.id, date: message.date, text: message.message });
       }
     } catch (error) {
-      if (floodWaitSeconds(error) !== undefined) throw error;
+      if (floodWaitSeconds(error) !== undefined || isConnectionFailure(error)) throw error;
       result.failed.push({ peer, error: telegramErrorText(error) });
     }
   }

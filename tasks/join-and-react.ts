@@ -1,5 +1,6 @@
 import { Api } from 'telegram';
 import { floodWaitSeconds, telegramErrorText } from '../src/telegram/rpc-errors.js';
+import { isConnectionFailure } from '../src/telegram/live/session-errors.js';
 import { defineTask } from '../src/worker/task-context.js';
 
 export interface JoinAndReactArgs {
@@ -21,7 +22,8 @@ export interface JoinAndReactResult {
 
 /**
  * Joins each channel and reacts to its latest post, as an account warming up does. A channel that
- * cannot be joined or reacted to is reported and the others go on; a flood wait ends the task.
+ * cannot be joined or reacted to is reported and the others go on; a flood wait or a failed
+ * connection ends the task.
  */
 export default defineTask<JoinAndReactArgs, JoinAndReactResult>(async ({ client, args, signal }) => {
   const reaction = [new Api.ReactionEmoji({ emoticon: args.reaction ?? '👍' })];
@@ -44,7 +46,7 @@ export default defineTask<JoinAndReactArgs, JoinAndReactResult>(async ({ client,
       await client.invoke(new Api.messages.SendReaction({ peer: channel, msgId: latest.id, reaction }));
       result.reacted.push({ peer, messageId: latest.id });
     } catch (error) {
-      if (floodWaitSeconds(error) !== undefined) throw error;
+      if (floodWaitSeconds(error) !== undefined || isConnectionFailure(error)) throw error;
       result.failed.push({ peer, error: telegramErrorText(error) });
     }
   }

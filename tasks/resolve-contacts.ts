@@ -1,5 +1,6 @@
 import { Api } from 'telegram';
 import { floodWaitSeconds, telegramErrorText } from '../src/telegram/rpc-errors.js';
+import { isConnectionFailure } from '../src/telegram/live/session-errors.js';
 import { defineTask } from '../src/worker/task-context.js';
 
 export interface ResolveContactsArgs {
@@ -18,8 +19,8 @@ export interface ResolveContactsResult {
 
 /**
  * Resolves a list of users and sends each a personal message, as an outreach or notification
- * account does. A user who cannot be reached is reported and the others go on; a flood wait ends
- * the task.
+ * account does. A user who cannot be reached is reported and the others go on; a flood wait or a
+ * failed connection ends the task.
  */
 export default defineTask<ResolveContactsArgs, ResolveContactsResult>(async ({ client, args, signal }) => {
   const template = args.message ?? 'Hello, {name}!';
@@ -33,7 +34,7 @@ export default defineTask<ResolveContactsArgs, ResolveContactsResult>(async ({ c
       const sent = await client.sendMessage(user, { message: template.replaceAll('{name}', user.firstName ?? peer) });
       result.sent.push({ peer, messageId: sent.id });
     } catch (error) {
-      if (floodWaitSeconds(error) !== undefined) throw error;
+      if (floodWaitSeconds(error) !== undefined || isConnectionFailure(error)) throw error;
       result.failed.push({ peer, error: telegramErrorText(error) });
     }
   }

@@ -38,19 +38,22 @@ interface HeldShard {
   connectable: boolean;
   session: LockSession;
   runs: Map<string, AbortController>;
+  /** Ends the poll nap early: a producer's NOTIFY, or the shard being given up. */
   wake: () => void;
+  /** Ends the takeover grace early, only because the shard is given up: a NOTIFY must never shorten it. */
+  endGrace: () => void;
   consumer: Promise<void>;
 }
 
-/** A sleep that a wake-up (a NOTIFY, a release) or a stop ends early. */
-function nap(ms: number, held: { wake: () => void }): Promise<void> {
+/** A sleep that the function handed to `onEarlyEnd` ends early. */
+function nap(ms: number, onEarlyEnd: (end: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);
       resolve();
     }
-    held.wake = done;
+    onEarlyEnd(done);
   });
 }
 
@@ -227,7 +230,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
 
   /** A shard just locked: wait out the grace if its last owner did not give it up cleanly, then serve it. */
   private take(shard: number, session: LockSession): void {
-    const held: HeldShard = { phase: 'taking', connectable: false, session, runs: new Map(), wake: () => undefined, consumer: Promise.resolve() };
+    const held: HeldShard = { phase: 'taking', connectable: false, session, runs: new Map(), wake: () => undefined, endGrace: () => undefined, consumer: Promise.resolve() };
     this.held.set(shard, held);
     held.consumer = (async () => {
       const { table } = this.queue.names;
@@ -239,7 +242,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       // own lease runs out: takeover_grace covers that (docs/FLEET.md). An earlier session of this
       // very process dropped the shard's accounts before this session began.
       const droppedHere = previous === this.hostId && this.droppedShards.has(shard);
-      if (last?.released === false && !droppedHere) await nap(this.timings.takeoverGraceMs, held);
+      if (last?.released === false && !droppedHere) await nap(this.timings.takeoverGraceMs, (end) => (held.endGrace = end));
       if (this.held.get(shard) !== held || held.phase !== 'taking' || session.lost) return;
       const requeued = await this.queue.requeueActive(shard);
       await this.queue.db.query(`UPDATE ${table('shard')} SET host_id = $2, released = false, since = clock_timestamp() WHERE shard = $1`, [shard, this.hostId]);
@@ -262,12 +265,20 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     while (serving()) {
       await this.roomFor();
       if (!serving()) return;
-      const jobs = await this.queue.fetch(shard, Math.min(32, this.timings.maxInFlight - this.inFlight));
+      let jobs: FetchedJob[];
+      try {
+        jobs = await this.queue.fetch(shard, Math.min(32, this.timings.maxInFlight - this.inFlight));
+      } catch (error) {
+        // A database hiccup must not end the shard's reading while the host keeps its lock.
+        this.logger.warn({ shard, err: (error as Error).message }, 'reading the shard queue failed; trying again');
+        await nap(this.timings.pollIntervalMs, (end) => (held.wake = end));
+        continue;
+      }
       // Fetched as the shard was being given up: they are active, and whoever puts the shard's
       // active tasks back (this host's release, or the next owner) puts these back too.
       if (!serving()) return;
       if (jobs.length === 0) {
-        await nap(this.timings.pollIntervalMs, held);
+        await nap(this.timings.pollIntervalMs, (end) => (held.wake = end));
         continue;
       }
       for (const job of jobs) void this.dispatch(shard, held, job);
@@ -317,6 +328,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     if (held === undefined || held.phase === 'releasing') return;
     held.phase = 'releasing';
     held.wake();
+    held.endGrace();
     for (const controller of held.runs.values()) controller.abort('the shard moves to another host');
     const wakeRoom = this.roomWaiters;
     this.roomWaiters = [];
@@ -360,6 +372,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       for (const [shard, held] of dropped) {
         held.connectable = false;
         held.wake();
+        held.endGrace();
         for (const controller of held.runs.values()) controller.abort('this host lost its shard lock');
         if (this.held.get(shard) === held) this.held.delete(shard);
         this.droppedShards.add(shard);

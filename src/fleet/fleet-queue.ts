@@ -97,10 +97,26 @@ export class FleetQueue {
     await this.db.query('SELECT pg_notify($1, $2)', [this.names.wakeChannel, String(shard)]);
   }
 
-  /** The shard's next tasks in submission order (retried ones first: they were submitted earlier). */
+  /**
+   * The shard's next tasks in submission order (retried ones first: they were submitted earlier),
+   * marked active as pg-boss's own fetch does. It is written here because pg-boss returns a batch
+   * in whatever order the UPDATE produced it, which breaks an account's order within the batch.
+   */
   async fetch(shard: number, batchSize: number): Promise<FetchedJob[]> {
-    const jobs = await this.boss.fetch<FleetJobData>(this.names.queue(shard), { batchSize, includeMetadata: true });
-    return jobs.map((job) => ({ id: job.id, data: job.data, attempt: job.retryCount }));
+    const job = `"${this.names.schema}".job`;
+    const result = await this.db.query<{ id: string; data: FleetJobData; retry_count: number }>(
+      `WITH next AS (
+         SELECT id FROM ${job} WHERE name = $1 AND state < 'active' AND start_after < now()
+         ORDER BY priority DESC, created_on, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+       taken AS (
+         UPDATE ${job} j SET state = 'active', started_on = now(),
+           retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
+         FROM next WHERE j.name = $1 AND j.id = next.id
+         RETURNING j.id, j.data, j.retry_count, j.priority, j.created_on)
+       SELECT id, data, retry_count FROM taken ORDER BY priority DESC, created_on, id`,
+      [this.names.queue(shard), batchSize],
+    );
+    return result.rows.map((row) => ({ id: row.id, data: row.data, attempt: row.retry_count }));
   }
 
   /**

@@ -16,6 +16,7 @@ import type { ConnectionGate } from './connection-gate.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from './module-paths.js';
 import { Reporter } from './reporter.js';
+import { RevokedAccounts } from './revoked-accounts.js';
 import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -97,6 +98,7 @@ export class FleetRuntime {
   private destroyingPool = false;
   private readonly signalHandler: (() => void) | null;
   private readonly accountsByPhone: ReadonlyMap<string, AccountCredentials>;
+  private readonly revoked: RevokedAccounts;
 
   private constructor(
     readonly config: FleetConfig,
@@ -109,6 +111,7 @@ export class FleetRuntime {
   ) {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
+    this.revoked = new RevokedAccounts(logger);
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
@@ -202,6 +205,11 @@ export class FleetRuntime {
     return this.fleet.timeScale;
   }
 
+  /** Accounts taken out of rotation because Telegram no longer accepts their session, with its reason. */
+  get revokedAccounts(): ReadonlyMap<string, string> {
+    return this.revoked.list();
+  }
+
   /** Which worker serves each account. */
   workerAssignments(): ReadonlyMap<string, number> {
     return this.pool.assignments();
@@ -229,6 +237,8 @@ export class FleetRuntime {
     this.inFlight.add(taskId);
     let retriesLeft = this.config.flood.retries;
     const start = async (): Promise<unknown> => {
+      const refusal = this.revoked.refusal(account.phone);
+      if (refusal !== undefined) throw refusal;
       try {
         return await this.execute(taskId, account, taskModule, options, retriesLeft);
       } catch (error) {
@@ -371,6 +381,7 @@ export class FleetRuntime {
         throw new RequeueTask(`task ${taskId} waits out a FLOOD_WAIT and runs again`);
       }
     }
+    this.revoked.noteFailure(phone, error);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
     throw lost ?? new RemoteTaskError(error);
   }

@@ -3,10 +3,11 @@
  * data centre that stopped answering or a session it rejected at the transport level leave
  * `invoke` pending with no error. The guard wraps the client's `invoke` (which all of GramJS's
  * helpers go through) so a call ends within the timeout, and a revoked session fails this and
- * every later call at once with a {@link SessionRevokedError}.
+ * every later call at once with a {@link SessionRevokedError}. A key the data centre saw on two
+ * connections at once gives this client up with an {@link AuthKeyDuplicatedError}.
  */
-import { errors, type Api, type TelegramClient } from 'telegram';
-import { REVOKING_ERRORS, SessionRevokedError, TelegramCallTimeoutError } from './session-errors.js';
+import type { Api, TelegramClient } from 'telegram';
+import { sessionFailure, TelegramCallTimeoutError } from './session-errors.js';
 
 export interface CallGuardOptions {
   account: string;
@@ -53,13 +54,9 @@ export function guardCalls(client: TelegramClient, options: CallGuardOptions): C
           resolve(value);
         },
         (error: unknown) => {
-          if (error instanceof errors.RPCError && REVOKING_ERRORS.has(error.errorMessage)) {
-            const revoked = new SessionRevokedError(options.account, error.errorMessage);
-            settle(revoked);
-            fail(revoked);
-            return;
-          }
-          settle(error as Error);
+          const fatal = sessionFailure(options.account, error);
+          settle(fatal ?? (error as Error));
+          if (fatal !== undefined) fail(fatal);
         },
       );
     });

@@ -10,7 +10,7 @@ import { StringSession } from 'telegram/sessions/index.js';
 import { guardCalls, type CallGuard } from './call-guard.js';
 import { dcConnection, type DcAddress } from './dc-connection.js';
 import { ReconnectPacer } from './reconnect-pacer.js';
-import { SessionRevokedError, TelegramUnreachableError } from './session-errors.js';
+import { sessionFailure, SessionRevokedError, TelegramUnreachableError } from './session-errors.js';
 
 export interface LiveAccount {
   phone: string;
@@ -89,7 +89,8 @@ export async function connectLiveClient(account: LiveAccount, options: LiveClien
   try {
     connected = await withinTimeout(Promise.race([client.connect(), rejected]), options.callTimeoutMs, () => new TelegramUnreachableError(account.phone, address, `no connection within ${options.callTimeoutMs / 1000} s (telegram.call_timeout)`));
   } catch (error) {
-    return giveUp(error as Error);
+    // Connecting already invokes (initConnection): a refused session is told apart here too.
+    return giveUp(sessionFailure(account.phone, error) ?? (error as Error));
   }
   if (!connected) return giveUp(new TelegramUnreachableError(account.phone, address, `${CONNECTION_RETRIES} connection attempts failed`));
   hooks.guard = guardCalls(client, {
