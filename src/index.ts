@@ -56,9 +56,6 @@ export { defineTask, type TaskContext, type TaskFunction } from './worker/task-c
 export { SimulatedTelegram, type SimulatedTelegramOptions } from './telegram/simulated/simulated-telegram.js';
 export { createWorld, type World, type WorldOptions } from './telegram/simulated/world.js';
 export { createSimulatedClient, installSimulatedSender } from './telegram/simulated/simulated-sender.js';
-export { logCacheMetrics, MetricsStore, type LogCacheMetricsOptions } from './telemetry/metrics-store.js';
-export { summarizeMetrics, renderMetricsSummary, type MetricsSummary, type MetricsGroupBy } from './telemetry/metrics-summary.js';
-export { FleetMetrics, startMetricsServer, type MetricsServer } from './telemetry/prometheus.js';
 export { generateWorkload, zipfSampler, workingSetSize, type WorkloadTask, type PeerUniverse } from './workload/workload.js';
 export { runWorkload, type JobResult, type JobProgress } from './workload/fleet-job.js';
 export { CachedTelegramClient, type TaskClient, type EntityTtls } from './telegram/cached-client.js';

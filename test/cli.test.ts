@@ -74,7 +74,7 @@ describe('tgfleet', () => {
     expect(good.stdout).toContain('valid (scope process, simulated Telegram, 2 workers)');
 
     const bad = await tgfleet('config', 'check', configFile('bad.yaml', 'cache:\n  scope: global\nruntime:\n  wokers: 3\n'));
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('cache.scope: Invalid option: expected one of "task"|"process" (given: "global")');
     expect(bad.stderr).toContain('unknown key runtime.wokers (did you mean runtime.workers?)');
   });
@@ -86,9 +86,9 @@ describe('tgfleet', () => {
     expect(missing.stderr).toMatch(/^tgfleet: cannot read config file .*missing\.yaml/m);
   });
 
-  it('says what to do when there is no metrics file yet', async () => {
+  it('says what to do when there is no metrics file yet, with exit 2 like any other file named wrongly', async () => {
     const { code, stderr } = await tgfleet('metrics', '--file', join(dir, 'none.sqlite'));
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stderr).toContain('no metrics file at');
   });
 });

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
-import { METRICS_GROUPS, MetricsFileError, renderMetricsSummary, summarizeMetrics, type MetricsGroupBy } from '../telemetry/metrics-summary.js';
+import { checkTaskModule, TaskModuleError } from '../runtime/module-paths.js';
+import { METRICS_GROUPS, type MetricsGroupBy } from '../telemetry/metrics-groups.js';
 import { registerFleetCommands } from './fleet-commands.js';
 import { variantProgress } from './progress.js';
-import { runCommand } from './run-command.js';
 
-/** Exit codes a shell user expects: 0 done, 1 the job or check failed, 2 the command line or config is wrong. */
+/**
+ * Exit codes a shell user expects: 0 done, 1 the job failed, 2 what the user gave is wrong (the
+ * command line, the config, a file or module it names), in every command alike.
+ */
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
@@ -14,6 +17,21 @@ function positiveInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return parsed;
+}
+
+/** A file or value the user named that cannot be used; exits 2 like a bad config. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The configured task module, loaded once here so that a missing one is a config error, not a failure of every task. */
+async function checkWorkloadTask(config: FleetConfig): Promise<void> {
+  try {
+    await checkTaskModule(config.workload.task);
+  } catch (error) {
+    if (error instanceof TaskModuleError) throw new UsageError(`workload.task: ${error.message}`);
+    throw error;
+  }
 }
 
 function readConfig(path: string | undefined): LoadedConfig {
@@ -24,7 +42,7 @@ function readConfig(path: string | undefined): LoadedConfig {
 
 /** Prints an expected failure as one clear line (no stack) and picks the exit code. */
 function fail(error: unknown): number {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof UsageError) {
     process.stderr.write(`tgfleet: ${error.message}\n`);
     return EXIT_USAGE;
   }
@@ -83,9 +101,12 @@ withWorkloadFlags(program.command('run'))
   .option('--no-progress', 'no progress bar')
   .option('--json', 'print the summary as JSON')
   .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean }) =>
-    guarded(() => {
+    guarded(async () => {
       const config = workloadConfig(options);
       if (options.scope !== undefined) config.cache.scope = options.scope;
+      await checkWorkloadTask(config);
+      // The runtime and GramJS load only for the commands that run tasks.
+      const { runCommand } = await import('./run-command.js');
       return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache });
     }),
   );
@@ -110,21 +131,14 @@ configCommand
   .command('check [path]')
   .description('validate a config file: every bad value is named with what is allowed; unknown keys are warned about')
   .action(async (path: string | undefined) =>
-    guarded(() => {
-      try {
-        const loaded = readConfig(path);
-        const { cache, telegram, runtime } = loaded.config;
-        process.stdout.write(
-          `${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`,
-        );
-        return 0;
-      } catch (error) {
-        if (error instanceof ConfigError) {
-          process.stderr.write(`${error.message}\n`);
-          return EXIT_FAILED;
-        }
-        throw error;
-      }
+    guarded(async () => {
+      const loaded = readConfig(path);
+      await checkWorkloadTask(loaded.config);
+      const { cache, telegram, runtime } = loaded.config;
+      process.stdout.write(
+        `${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`,
+      );
+      return 0;
     }),
   );
 
@@ -135,10 +149,17 @@ program
   .option('-f, --file <path>', 'the metrics file (default: metrics.sqlite from the config)')
   .addOption(new Option('--by <group>', 'group rows by').choices(METRICS_GROUPS).default('scope'))
   .action(async (options: { config?: string; file?: string; by: MetricsGroupBy }) =>
-    guarded(() => {
+    guarded(async () => {
       const file = options.file ?? readConfig(options.config).config.metrics.sqlite;
-      if (file === '') throw new MetricsFileError('metrics.sqlite is empty in the config (metrics are off): pass --file');
-      process.stdout.write(`${renderMetricsSummary(summarizeMetrics(file, { groupBy: options.by }))}\n`);
+      if (file === '') throw new UsageError('metrics.sqlite is empty in the config (metrics are off): pass --file');
+      // The SQLite addon loads only for this command.
+      const { MetricsFileError, renderMetricsSummary, summarizeMetrics } = await import('../telemetry/metrics-summary.js');
+      try {
+        process.stdout.write(`${renderMetricsSummary(summarizeMetrics(file, { groupBy: options.by }))}\n`);
+      } catch (error) {
+        if (error instanceof MetricsFileError) throw new UsageError(error.message);
+        throw error;
+      }
       return 0;
     }),
   );

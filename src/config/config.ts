@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { CacheStoreConfig } from '../cache/store/store-config.js';
 import type { CachePolicy, TelegramCacheScope } from '../cache/telegram-cache.js';
 import { redactSecrets, SECRET_FIELDS, type LogLevel } from '../telemetry/logger.js';
-import { configSchema, type LiveAccountConfig, type RawConfig } from './schema.js';
+import { configSchema, describeRange, rangeOf, type LiveAccountConfig, type RawConfig } from './schema.js';
 
 /** The environment variable that names the config file when no path is given. */
 export const CONFIG_ENV = 'TGFLEET_CONFIG';
@@ -159,7 +159,7 @@ export class ConfigError extends Error {
 
 export interface LoadedConfig {
   config: FleetConfig;
-  /** Keys the schema does not know: probably typos, so they are reported rather than ignored silently. */
+  /** Keys the schema does not know (probably typos, so reported rather than ignored silently) and secrets written inline. */
   warnings: string[];
   source: string;
 }
@@ -369,8 +369,31 @@ function shownValue(path: readonly PropertyKey[], given: unknown): string {
   return shown.replace(/(:\/\/[^/@:"]*:)[^/@"]*@/g, '$1[redacted]@');
 }
 
+/** The schema of the key at a path, if the path leads to one. */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | null {
+  let current: z.ZodType | null = schema;
+  for (const part of path) {
+    if (current === null) return null;
+    current = typeof part === 'number' ? elementSchema(current) : (objectShape(current)?.[String(part)] ?? null);
+  }
+  return current;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
-  return `${keyPath(issue.path)}: ${issue.message} (given: ${shownValue(issue.path, valueAt(data, issue.path))})`;
+  const schema = schemaAt(configSchema, issue.path);
+  const range = schema === null ? undefined : rangeOf(schema);
+  const allowed = range === undefined ? '' : `; allowed: ${describeRange(range)}`;
+  return `${keyPath(issue.path)}: ${issue.message}${allowed} (given: ${shownValue(issue.path, valueAt(data, issue.path))})`;
+}
+
+/**
+ * An api_hash written into the file is readable by anyone who can read the file (and its
+ * backups, and the repository it may be committed to); the warning names the key, never the value.
+ */
+function inlineSecretWarnings(raw: RawConfig, source: string): string[] {
+  return raw.accounts.flatMap((account, index) =>
+    account.api_hash === undefined ? [] : [`accounts[${index}].api_hash is written inline in ${source}: anyone who can read the file can use the application; prefer api_hash_env`],
+  );
 }
 
 /**
@@ -386,7 +409,7 @@ export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
     const lines = [...result.error.issues.map((issue) => describeIssue(issue, input)), ...unknown.map((key) => `unknown key ${key}`)];
     throw new ConfigError(`invalid configuration in ${source}:\n${lines.map((line) => `  - ${line}`).join('\n')}`, source);
   }
-  const warnings = unknown.map((key) => `unknown key ${key} in ${source} is ignored`);
+  const warnings = [...unknown.map((key) => `unknown key ${key} in ${source} is ignored`), ...inlineSecretWarnings(result.data, source)];
   return { config: toFleetConfig(result.data), warnings, source };
 }
 

@@ -22,6 +22,11 @@ export function workerEntry(): { filename: string } {
   return { filename: fileURLToPath(compiled('workers/account-worker.js')) };
 }
 
+/** A task module that cannot run: not found, not loadable, or without a function as its default export. */
+export class TaskModuleError extends Error {
+  override readonly name = 'TaskModuleError';
+}
+
 /** The names of the example tasks shipped in tasks/. */
 export const EXAMPLE_TASKS = ['channel-digest', 'join-and-react', 'resolve-contacts', 'noop'] as const;
 
@@ -43,10 +48,26 @@ export function resolveTaskModule(task: string): string {
   }
   const path = task.startsWith('file:') ? fileURLToPath(task) : isAbsolute(task) ? task : resolve(task);
   if (/\.[cm]?ts$/.test(path)) {
-    throw new Error(`task module ${task} is TypeScript: workers import JavaScript, so compile it first (example tasks: ${EXAMPLE_TASKS.join(', ')})`);
+    throw new TaskModuleError(`task module ${task} is TypeScript: workers import JavaScript, so compile it first (example tasks: ${EXAMPLE_TASKS.join(', ')})`);
   }
   if (!existsSync(path)) {
-    throw new Error(`task module ${task} not found: give an example task (${EXAMPLE_TASKS.join(', ')}), a path to a JavaScript module or a file: URL`);
+    throw new TaskModuleError(`task module ${task} not found: give an example task (${EXAMPLE_TASKS.join(', ')}), a path to a JavaScript module or a file: URL`);
   }
   return pathToFileURL(path).href;
+}
+
+/**
+ * Loads a task module the way a worker will and checks its default export, so `config check`
+ * reports a module that would fail every task before any task is run.
+ */
+export async function checkTaskModule(task: string): Promise<string> {
+  const url = resolveTaskModule(task);
+  let module: { default?: unknown };
+  try {
+    module = (await import(url)) as { default?: unknown };
+  } catch (error) {
+    throw new TaskModuleError(`task module ${task} cannot be loaded: ${(error as Error).message}`);
+  }
+  if (typeof module.default !== 'function') throw new TaskModuleError(`task module ${task} has no function as its default export`);
+  return url;
 }

@@ -1,5 +1,12 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
+import type prettyFactory from 'pino-pretty';
+
+/** pino-pretty loads only for a logger that asks for it: worker threads and JSON logs never pay for it. */
+function prettyStream(): ReturnType<typeof prettyFactory> {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof prettyFactory;
+  return pretty({ destination: 2, sync: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' });
+}
 
 export type { Logger };
 
@@ -76,9 +83,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { log: redactSecrets },
     },
     options.destination ??
-      (options.pretty
-        ? pretty({ destination: 2, sync: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name' })
-        : pino.destination({ fd: 2, sync: false })),
+      (options.pretty ? prettyStream() : pino.destination({ fd: 2, sync: false })),
   );
   return censorChildBindings(logger);
 }

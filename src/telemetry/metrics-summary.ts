@@ -3,8 +3,9 @@ import Database from 'better-sqlite3';
 import { formatTable, percent, type Cell } from '../format/table.js';
 import { METRICS_SCHEMA_VERSION, TASK_METRICS_TABLE } from './metrics-store.js';
 
-export const METRICS_GROUPS = ['scope', 'account', 'hour'] as const;
-export type MetricsGroupBy = (typeof METRICS_GROUPS)[number];
+import type { MetricsGroupBy } from './metrics-groups.js';
+
+export { METRICS_GROUPS, type MetricsGroupBy } from './metrics-groups.js';
 
 /** Hours are UTC, so summaries from hosts in different zones line up. */
 const GROUP_EXPRESSIONS: Record<MetricsGroupBy, string> = {
