@@ -50,11 +50,24 @@ export interface BenchOptions {
   outDir?: string;
   /** Where the table goes; standard output by default. */
   print?: (line: string) => void;
+  /** Times each case is measured, subject and peer taking turns; 3 unless quick (then 1). */
+  repetitions?: number;
+  /** CPU time mitata spends on one measurement, in ms; its own default (about 640 ms) unless given. */
+  measureMs?: number;
 }
 
-/** Nanoseconds per operation. */
+/** The spread of one statistic over the repetitions of a case. */
+export interface Spread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** Nanoseconds per operation; each figure is the median over the repetitions, except `min` and `max`, which are the extremes of all. */
 export interface CaseResult {
   label: string;
+  /** The chosen statistic of each repetition, as min/median/max: how much the machine moved it. */
+  spread: Spread;
   p50: number;
   avg: number;
   p99: number;
@@ -69,8 +82,10 @@ export interface PairResult {
   name: string;
   subject: CaseResult;
   peer: CaseResult;
-  /** subject / peer of the chosen statistic: below 1 means the subject is faster. */
+  /** subject / peer of the chosen statistic (medians over repetitions): below 1 means the subject is faster. */
   ratio: number;
+  /** The ratio of each repetition's pair of measurements, as min/median/max. */
+  ratios: Spread;
 }
 
 export interface BenchRecord {
@@ -79,6 +94,7 @@ export interface BenchRecord {
   machine: { cpuModel: string; cpuCount: number; node: string; platform: string; arch: string };
   quick: boolean;
   statistic: Statistic;
+  repetitions: number;
   unit: 'ns/op';
   notes: BenchSuite['notes'];
   pairs: PairResult[];
@@ -110,11 +126,14 @@ async function warmUp(run: () => unknown, budgetMs: number): Promise<void> {
   while (performance.now() < end);
 }
 
-async function measureCase(benchCase: BenchCase, quick: boolean): Promise<CaseResult> {
+type Measurement = Omit<CaseResult, 'spread'>;
+
+async function measureCase(benchCase: BenchCase, quick: boolean, options: BenchOptions): Promise<Measurement> {
   const target = await benchCase.setup();
   try {
     await warmUp(target.run, quick ? 1 : WARM_UP_MS);
-    const stats = await measure(target.run, quick ? { ...QUICK_MEASURE } : {});
+    const budget = options.measureMs === undefined ? {} : { min_cpu_time: options.measureMs * 1e6 };
+    const stats = await measure(target.run, quick ? { ...QUICK_MEASURE } : budget);
     return {
       label: benchCase.label,
       p50: stats.p50,
@@ -130,29 +149,62 @@ async function measureCase(benchCase: BenchCase, quick: boolean): Promise<CaseRe
   }
 }
 
+export function spreadOf(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return { min: sorted[0] ?? Number.NaN, median, max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+function combined(runs: readonly Measurement[], statistic: Statistic): CaseResult {
+  const median = (pick: (run: Measurement) => number): number => spreadOf(runs.map(pick)).median;
+  return {
+    label: (runs[0] as Measurement).label,
+    spread: spreadOf(runs.map((run) => run[statistic])),
+    p50: median((run) => run.p50),
+    avg: median((run) => run.avg),
+    p99: median((run) => run.p99),
+    min: Math.min(...runs.map((run) => run.min)),
+    max: Math.max(...runs.map((run) => run.max)),
+    samples: runs.reduce((sum, run) => sum + run.samples, 0),
+    calls: runs.reduce((sum, run) => sum + run.calls, 0),
+  };
+}
+
 const formatNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
 
-/** A fixed-width table of the pairs: time per operation of each side and the ratio. */
+const formatSpread = (spread: Spread, format: (value: number) => string): string => `${format(spread.min)} / ${format(spread.median)} / ${format(spread.max)}`;
+const formatRatio = (ratio: number): string => `${ratio.toFixed(2)}x`;
+
+/** A fixed-width table of the pairs: min / median / max over the repetitions of each side's time per operation, and of their ratio. */
 export function formatTable(record: BenchRecord): string {
   const first = record.pairs[0];
-  const header = [`${record.statistic} per op`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
-  const rows = record.pairs.map((p) => [p.name, formatNs(p.subject[record.statistic]), formatNs(p.peer[record.statistic]), `${p.ratio.toFixed(2)}x`]);
+  const header = [`${record.statistic} per op, min / median / max of ${record.repetitions}`, first?.subject.label ?? 'subject', first?.peer.label ?? 'peer', 'ratio'];
+  const rows = record.pairs.map((p) => [p.name, formatSpread(p.subject.spread, formatNs), formatSpread(p.peer.spread, formatNs), formatSpread(p.ratios, formatRatio)]);
   const title = `${record.name}${record.quick ? ' (quick mode: not for comparison)' : ''} — ${record.machine.cpuModel} x${record.machine.cpuCount}, Node ${record.machine.node}`;
   return [title, textTable(header, rows, { alignRight: [1, 2, 3] })].join('\n');
 }
 
 /**
- * Times every pair (subject, then its peer, pair after pair, so slow drift affects both sides
- * alike), prints the table and writes the JSON record.
+ * Times every pair (subject, then its peer, repetition after repetition, pair after pair, so slow
+ * drift and a neighbour's load affect both sides alike), prints the table and writes the JSON record.
  */
 export async function runPairs(suite: BenchSuite, options: BenchOptions = {}): Promise<BenchRun> {
   const quick = options.quick ?? quickFromEnv();
   const statistic = options.statistic ?? 'p50';
+  const repetitions = options.repetitions ?? (quick ? 1 : 3);
   const pairs: PairResult[] = [];
   for (const pair of suite.pairs) {
-    const subject = await measureCase(pair.subject, quick);
-    const peer = await measureCase(pair.peer, quick);
-    pairs.push({ name: pair.name, subject, peer, ratio: subject[statistic] / peer[statistic] });
+    const subjects: Measurement[] = [];
+    const peers: Measurement[] = [];
+    for (let i = 0; i < repetitions; i++) {
+      subjects.push(await measureCase(pair.subject, quick, options));
+      peers.push(await measureCase(pair.peer, quick, options));
+    }
+    const subject = combined(subjects, statistic);
+    const peer = combined(peers, statistic);
+    const ratios = spreadOf(subjects.map((run, i) => run[statistic] / (peers[i] as Measurement)[statistic]));
+    pairs.push({ name: pair.name, subject, peer, ratio: subject[statistic] / peer[statistic], ratios });
   }
   const cpuList = cpus();
   const record: BenchRecord = {
@@ -161,6 +213,7 @@ export async function runPairs(suite: BenchSuite, options: BenchOptions = {}): P
     machine: { cpuModel: cpuList[0]?.model.trim() ?? 'unknown', cpuCount: cpuList.length, node: process.version, platform: process.platform, arch: process.arch },
     quick,
     statistic,
+    repetitions,
     unit: 'ns/op',
     notes: suite.notes,
     pairs,

@@ -6,7 +6,7 @@ import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { renderHitRateMarkdown, runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from './redis.bench.js';
 import { runRuntimeBench } from './runtime.bench.js';
-import { runTelegramCacheBench } from './telegram-cache.bench.js';
+import { formatMemory, runTelegramCacheBench } from './telegram-cache.bench.js';
 
 /*
  * `npm run bench`: every benchmark, each with its peer in the same run, then bench/RESULTS.md
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const progress = variantProgress(true);
   const hitRate = await runHitRateBenchmark({ quick, outDir: resultsDir, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
 
-  const machine = cache.record.machine;
+  const machine = cache.idle.record.machine;
   const command = 'npm run bench';
   const lines = [
     '# Benchmark results',
@@ -53,7 +53,11 @@ async function main(): Promise<void> {
     '',
     '![hit rate by task round](results/hit-rate.svg)',
     '',
-    section('TelegramCache against lru-cache', [cache], 'Single-thread cost of the cache itself, configured alike (bounded, same TTL).'),
+    section('TelegramCache against lru-cache', [cache.idle, cache.loaded], 'Single-thread cost of the cache itself, configured alike (bounded, same TTL), at three sizes, idle and with another process loading a core. Regenerate alone with `npm run build && node dist/bench/telegram-cache.bench.js`.'),
+    '',
+    '```',
+    formatMemory(cache.memory),
+    '```',
     '',
     section('Runtime and channel against raw Piscina and a raw MessagePort', runtime, 'What a task pays for the runtime (scheduler, channel, cache view) and what a cache read pays for the channel.'),
     '',

@@ -15,22 +15,28 @@ const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 // Only that the benchmark runs end to end and records what it should: timings in a test are noise.
-test('the cache benchmark runs in quick mode and records every pair with a finite ratio', async () => {
+test('the cache benchmark runs in quick mode, idle and under load, records every pair with its spread and measures bytes per entry', async () => {
   const printed: string[] = [];
-  const { file } = await runTelegramCacheBench({ quick: true, outDir, print: (line) => printed.push(line) });
-  expect(file).toBe(join(outDir, 'telegram-cache.json'));
+  const { idle, loaded, memory } = await runTelegramCacheBench({ quick: true, outDir, print: (line) => printed.push(line) });
+  expect([idle.file, loaded.file]).toEqual([join(outDir, 'telegram-cache-idle.json'), join(outDir, 'telegram-cache-loaded.json')]);
 
-  const record = JSON.parse(readFileSync(file, 'utf8')) as BenchRecord;
-  expect(record).toMatchObject({ name: 'telegram-cache', quick: true, statistic: 'p50', unit: 'ns/op', machine: { node: process.version } });
-  expect(record.machine.cpuCount).toBeGreaterThan(0);
-  expect(Number.isNaN(Date.parse(record.date))).toBe(false);
-  expect(record.pairs.map((p) => p.name)).toEqual(['get hit', 'get miss', 'set insert, evicting at capacity', 'set overwrite']);
-  for (const pair of record.pairs) {
-    expect([pair.subject.label, pair.peer.label]).toEqual(['TelegramCache', 'lru-cache@11']);
-    expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
-    expect(pair.ratio).toBeCloseTo(pair.subject.p50 / pair.peer.p50, 10);
+  for (const file of [idle.file, loaded.file]) {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as BenchRecord;
+    expect(record).toMatchObject({ quick: true, statistic: 'p50', repetitions: 1, unit: 'ns/op', machine: { node: process.version } });
+    expect(Number.isNaN(Date.parse(record.date))).toBe(false);
+    expect(record.pairs.map((p) => p.name)).toEqual(['get hit, 1e3 entries', 'get miss, 1e3 entries', 'set insert, evicting, 1e3 entries', 'set overwrite, 1e3 entries']);
+    for (const pair of record.pairs) {
+      expect([pair.subject.label, pair.peer.label]).toEqual(['TelegramCache', 'lru-cache@11']);
+      expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
+      expect(pair.ratio).toBeCloseTo(pair.subject.p50 / pair.peer.p50, 10);
+      expect(pair.ratios.min).toBeLessThanOrEqual(pair.ratios.max);
+    }
   }
+  expect(memory.entries).toBe(1000);
+  expect(memory.payloadBytes).toBeGreaterThan(100);
+  for (const bytes of [memory.telegramCacheBytesPerEntry, memory.lruCacheBytesPerEntry]) expect(Number.isFinite(bytes)).toBe(true);
   expect(printed.join('\n')).toContain('set overwrite');
+  expect(printed.join('\n')).toContain('bytes per entry');
 });
 
 test('the runtime benchmark runs in quick mode against its raw baselines and records finite ratios', async () => {

@@ -1,7 +1,10 @@
 /**
  * How often a key was asked for lately, in a few bits per counter instead of a map of every key
  * ever seen: a count-min sketch of four rows of 4-bit counters, packed two to a byte. The estimate
- * is the smallest of a key's four counters, so collisions can only overstate it. Every counter is
+ * is the smallest of a key's four counters, so collisions can only overstate it. A key's four
+ * counters lie in one 64-byte block (a row in each quarter of it), so counting a lookup costs one
+ * cache line, not four: at a million entries the sketch is megabytes, and four scattered reads
+ * per lookup would cost more than the rest of the lookup. Every counter is
  * halved once the sketch has counted ten times its width, so that what was popular an hour ago
  * does not keep out what is popular now (TinyLFU's reset). The sketch never holds keys, only
  * hashes, so it costs the same whatever the keys are.
@@ -10,8 +13,9 @@
 const ROWS = 4;
 const MAX_COUNT = 15;
 const SAMPLE_FACTOR = 10;
-/** Odd multipliers that spread one 32-bit hash into four independent-enough row indices. */
-const SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const;
+/** Counters in one block: 64 bytes of two counters each; each row has a quarter of them. */
+const BLOCK_COUNTERS = 128;
+const ROW_COUNTERS = BLOCK_COUNTERS / 4;
 
 export class FrequencySketch {
   /** Counters per row; a power of two so that an index is a mask. */
@@ -76,9 +80,12 @@ export class FrequencySketch {
     this.additions = 0;
   }
 
+  /** The counter of `row` for the key: the block from the hash mixed one way, the place in the row's quarter from it mixed another. */
   private indexOf(hash: number, row: number): number {
-    const mixed = Math.imul(hash ^ (hash >>> 15), SEEDS[row] as number);
-    return row * this.width + ((mixed ^ (mixed >>> 13)) & (this.width - 1));
+    const block = Math.imul(hash ^ (hash >>> 16), 0x9e3779b1);
+    const spot = Math.imul(hash ^ (hash >>> 13), 0x85ebca77);
+    const blocks = (ROWS * this.width) / BLOCK_COUNTERS;
+    return ((block >>> 8) & (blocks - 1)) * BLOCK_COUNTERS + row * ROW_COUNTERS + ((spot >>> (row * 5 + 7)) & (ROW_COUNTERS - 1));
   }
 
   private counter(index: number): number {

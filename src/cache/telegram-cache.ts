@@ -108,7 +108,8 @@ const WARM_CANDIDATE = 5;
 interface AccountState {
   readonly name: string;
   readonly hash: number;
-  readonly entries: Map<string, number>;
+  /** Entries the account holds. */
+  size: number;
   /** Ends of the account's own recency list (oldest first), for the per-account cap. */
   head: number;
   tail: number;
@@ -137,6 +138,18 @@ function checkTtl(name: string, value: number): void {
 }
 
 const INITIAL_SLOTS = 64;
+/** Where each field of a slot lies in `meta`. */
+const NEXT = 0;
+const PREV = 1;
+const ACCOUNT_NEXT = 2;
+const ACCOUNT_PREV = 3;
+const WEIGHT_LIST = 4;
+const HASH = 5;
+/** The expiry, a double, takes the last two numbers of the slot's eight. */
+const EXPIRY = 3;
+const STRIDE = 8;
+/** Heaviest entry the cache takes: its cost shares 32 bits with two bits of list. */
+const MAX_ENTRY_BYTES = 2 ** 29 - 1;
 
 /**
  * An entity cache whose entries belong to accounts. Telegram access hashes are valid only for the
@@ -146,7 +159,8 @@ const INITIAL_SLOTS = 64;
  * fleet; the policy decides, once the cache is full, whose entries are worth keeping.
  *
  * Entries live in parallel arrays indexed by slot (linked lists as index arrays, expiry and cost
- * as typed arrays), so an entry costs a few dozen bytes of bookkeeping and no object of its own.
+ * as typed arrays), found through one open-addressing table of slots keyed by (account, key), so
+ * an entry costs a few dozen bytes of bookkeeping and no object of its own, not even a map entry.
  */
 export class TelegramCache<V = unknown> {
   readonly scope: TelegramCacheScope;
@@ -167,16 +181,16 @@ export class TelegramCache<V = unknown> {
   private keys: string[] = [];
   private values: (V | Alias | undefined)[] = [];
   private owners: (AccountState | undefined)[] = [];
-  private next = new Int32Array(0);
-  private prev = new Int32Array(0);
-  private accountNext = new Int32Array(0);
-  private accountPrev = new Int32Array(0);
-  private expiresAt = new Float64Array(0);
-  private weights = new Int32Array(0);
-  private hashes = new Int32Array(0);
-  private lists = new Uint8Array(0);
+  /** Each slot's links, cost, hash and list, STRIDE numbers a slot, so that touching an entry touches one cache line of them. */
+  private meta = new Int32Array(0);
+  /** `meta`'s memory seen as doubles, for the expiry times. */
+  private expiry = new Float64Array(0);
   private freeSlot = NONE;
   private used = 0;
+  /** Slot + 1 of each entry at the position its hash leads to (linear probing; 0 is empty), a power of two long. */
+  private table = new Int32Array(0);
+  /** The hash `find` last computed, so a write that missed can insert without hashing the key again. */
+  private foundHash = 0;
 
   private readonly listHead = [NONE, NONE, NONE];
   private readonly listTail = [NONE, NONE, NONE];
@@ -241,7 +255,7 @@ export class TelegramCache<V = unknown> {
   }
 
   accountSize(account: string): number {
-    return this.accounts.get(account)?.entries.size ?? 0;
+    return this.accounts.get(account)?.size ?? 0;
   }
 
   get(account: string, key: string): V | undefined {
@@ -280,14 +294,15 @@ export class TelegramCache<V = unknown> {
   /** Whether a live entry exists, without counting a hit or a miss or changing recency. */
   has(account: string, key: string): boolean {
     const state = this.accounts.get(account);
-    const slot = state?.entries.get(key);
-    if (state === undefined || slot === undefined) return false;
+    if (state === undefined) return false;
+    const slot = this.find(state, key);
+    if (slot === NONE) return false;
     const now = this.clock();
-    if (!(this.expiresAt[slot]! > now)) return false;
+    if (!(this.expiry[slot * 4 + EXPIRY]! > now)) return false;
     const value = this.values[slot];
     if (!(value instanceof Alias)) return true;
-    const target = state.entries.get(value.target);
-    return target !== undefined && this.expiresAt[target]! > now && !(this.values[target] instanceof Alias);
+    const target = this.find(state, value.target);
+    return target !== NONE && this.expiry[target * 4 + EXPIRY]! > now && !(this.values[target] instanceof Alias);
   }
 
   /**
@@ -309,9 +324,10 @@ export class TelegramCache<V = unknown> {
    */
   setAlias(account: string, key: string, target: string, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     if (key === target) throw new RangeError(`an alias cannot name itself (${key})`);
-    const targetSlot = this.accounts.get(account)?.entries.get(target);
+    const state = this.accounts.get(account);
+    const targetSlot = state === undefined ? NONE : this.find(state, target);
     // A name for nothing (its peer was left out or has gone) would only take room.
-    if (targetSlot === undefined || this.values[targetSlot] instanceof Alias) return false;
+    if (targetSlot === NONE || this.values[targetSlot] instanceof Alias) return false;
     // Sharing the target's own key string makes the alias cost nothing but its own key.
     return this.store(account, key, new Alias(this.keys[targetSlot] as string), ALIAS_BYTES, ttlMs, temperature);
   }
@@ -319,8 +335,8 @@ export class TelegramCache<V = unknown> {
   /** Invalidates one entry (for example after Telegram rejected its access hash). */
   delete(account: string, key: string): boolean {
     const state = this.accounts.get(account);
-    const slot = state?.entries.get(key);
-    if (state === undefined || slot === undefined) return false;
+    const slot = state === undefined ? NONE : this.find(state, key);
+    if (state === undefined || slot === NONE) return false;
     this.remove(slot);
     this.counters.invalidations++;
     state.counters.invalidations++;
@@ -331,9 +347,9 @@ export class TelegramCache<V = unknown> {
   invalidateAccount(account: string): number {
     const state = this.accounts.get(account);
     if (state === undefined) return 0;
-    const dropped = state.entries.size;
+    const dropped = state.size;
     for (let slot = state.head; slot !== NONE; ) {
-      const following = this.accountNext[slot]!;
+      const following = this.meta[slot * STRIDE + ACCOUNT_NEXT]!;
       this.remove(slot);
       slot = following;
     }
@@ -353,16 +369,11 @@ export class TelegramCache<V = unknown> {
     this.keys = [];
     this.values = [];
     this.owners = [];
-    this.next = new Int32Array(0);
-    this.prev = new Int32Array(0);
-    this.accountNext = new Int32Array(0);
-    this.accountPrev = new Int32Array(0);
-    this.expiresAt = new Float64Array(0);
-    this.weights = new Int32Array(0);
-    this.hashes = new Int32Array(0);
-    this.lists = new Uint8Array(0);
+    this.meta = new Int32Array(0);
+    this.expiry = new Float64Array(this.meta.buffer);
     this.freeSlot = NONE;
     this.used = 0;
+    this.table = new Int32Array(0);
     for (let list = 0; list < 3; list++) {
       this.listHead[list] = NONE;
       this.listTail[list] = NONE;
@@ -396,8 +407,8 @@ export class TelegramCache<V = unknown> {
     let removed = 0;
     for (const state of this.accounts.values()) {
       for (let slot = state.head; slot !== NONE; ) {
-        const following = this.accountNext[slot]!;
-        if (this.expiresAt[slot]! <= now) {
+        const following = this.meta[slot * STRIDE + ACCOUNT_NEXT]!;
+        if (this.expiry[slot * 4 + EXPIRY]! <= now) {
           this.remove(slot);
           this.evicted(state, slot, 'expired');
           removed++;
@@ -407,7 +418,7 @@ export class TelegramCache<V = unknown> {
     }
     this.sweeps++;
     for (const [name, state] of this.accounts) {
-      if (state.entries.size > 0) state.emptyAtSweep = 0;
+      if (state.size > 0) state.emptyAtSweep = 0;
       else if (state.emptyAtSweep === 0) state.emptyAtSweep = this.sweeps;
       else if (state.emptyAtSweep < this.sweeps) this.accounts.delete(name);
     }
@@ -418,7 +429,7 @@ export class TelegramCache<V = unknown> {
   stats(): TelegramCacheStats {
     const accounts: Record<string, AccountCacheStats> = {};
     for (const state of this.accounts.values()) {
-      accounts[state.name] = { ...copyCounters(state.counters), size: state.entries.size, bytes: state.bytes };
+      accounts[state.name] = { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
     }
     return {
       ...copyCounters(this.counters),
@@ -438,7 +449,7 @@ export class TelegramCache<V = unknown> {
     const state = this.accounts.get(account);
     return state === undefined
       ? { ...zeroCounters(), size: 0, bytes: 0 }
-      : { ...copyCounters(state.counters), size: state.entries.size, bytes: state.bytes };
+      : { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
   }
 
   /** Stops background cleanup. Entries stay; the registry clears them when it shuts down. */
@@ -452,7 +463,7 @@ export class TelegramCache<V = unknown> {
   private accountState(account: string): AccountState {
     let state = this.accounts.get(account);
     if (state === undefined) {
-      state = { name: account, hash: accountHash(account), entries: new Map(), head: NONE, tail: NONE, bytes: 0, counters: zeroCounters(), emptyAtSweep: 0 };
+      state = { name: account, hash: accountHash(account), size: 0, head: NONE, tail: NONE, bytes: 0, counters: zeroCounters(), emptyAtSweep: 0 };
       this.accounts.set(account, state);
     }
     return state;
@@ -466,8 +477,8 @@ export class TelegramCache<V = unknown> {
   private accountIsWarm(state: AccountState): boolean {
     const now = this.clock();
     for (let slot = state.tail; slot !== NONE; ) {
-      if (this.expiresAt[slot]! > now) return true;
-      const older = this.accountPrev[slot]!;
+      if (this.expiry[slot * 4 + EXPIRY]! > now) return true;
+      const older = this.meta[slot * STRIDE + ACCOUNT_PREV]!;
       this.remove(slot);
       this.evicted(state, slot, 'expired');
       slot = older;
@@ -478,10 +489,10 @@ export class TelegramCache<V = unknown> {
   /** The live value under `key`, following an alias to its target, with recency and frequency updated; undefined on a miss. */
   private read(state: AccountState | undefined, key: string): V | undefined {
     if (state === undefined) return undefined;
-    const slot = state.entries.get(key);
-    if (slot === undefined) return undefined;
+    const slot = this.find(state, key);
+    if (slot === NONE) return undefined;
     const now = this.clock();
-    if (this.expiresAt[slot]! <= now) {
+    if (this.expiry[slot * 4 + EXPIRY]! <= now) {
       this.remove(slot);
       this.evicted(state, slot, 'expired');
       return undefined;
@@ -491,11 +502,11 @@ export class TelegramCache<V = unknown> {
       this.touch(state, slot);
       return value;
     }
-    const target = state.entries.get(value.target);
-    if (target === undefined || this.values[target] instanceof Alias || this.expiresAt[target]! <= now) {
+    const target = this.find(state, value.target);
+    if (target === NONE || this.values[target] instanceof Alias || this.expiry[target * 4 + EXPIRY]! <= now) {
       // The entry it named has left; the name goes too, for the reason its peer did (the cache was full or it expired).
       this.remove(slot);
-      this.evicted(state, slot, target === undefined ? 'capacity' : 'expired');
+      this.evicted(state, slot, target === NONE ? 'capacity' : 'expired');
       return undefined;
     }
     this.touch(state, slot);
@@ -508,30 +519,33 @@ export class TelegramCache<V = unknown> {
     checkTtl('ttlMs', ttl);
     const expiresAt = ttl === 0 ? Infinity : this.clock() + ttl;
     const cold = temperature === 'cold';
-    const existing = this.accounts.get(account)?.entries.get(key);
+    const known = this.accounts.get(account);
+    const existing = known === undefined ? NONE : this.find(known, key);
+    const hash = known === undefined ? keyHash(accountHash(account), key) | 0 : this.foundHash;
     const weight = stringBytes(key) + valueBytes + ENTRY_OVERHEAD_BYTES;
-    if (cold && (existing === undefined ? !this.hasRoomFor(this.accounts.get(account), weight) : this.maxBytes !== null && this.totalBytes - this.weights[existing]! + weight > this.maxBytes)) return false;
+    if (!(weight <= MAX_ENTRY_BYTES)) throw new RangeError(`an entry may cost at most ${MAX_ENTRY_BYTES} bytes, got ${weight} for ${key}`);
+    if (cold && (existing === NONE ? !this.hasRoomFor(known, weight) : this.maxBytes !== null && this.totalBytes - this.weightOf(existing) + weight > this.maxBytes)) return false;
     const state = this.accountState(account);
     this.counters.sets++;
     state.counters.sets++;
-    if (existing !== undefined) {
+    if (existing !== NONE) {
       this.values[existing] = value;
-      this.expiresAt[existing] = expiresAt;
+      this.expiry[existing * 4 + EXPIRY] = expiresAt;
       this.reweigh(state, existing, weight);
       if (!cold) this.touch(state, existing);
       this.evictOverflow(existing);
       return true;
     }
     if (cold) {
-      this.insert(state, key, value, expiresAt, weight, true);
+      this.insert(state, key, hash, value, expiresAt, weight, true);
       return true;
     }
-    if (this.perAccountMaxEntries !== null && state.entries.size >= this.perAccountMaxEntries && state.head !== NONE) {
+    if (this.perAccountMaxEntries !== null && state.size >= this.perAccountMaxEntries && state.head !== NONE) {
       const victim = state.head;
       this.remove(victim);
       this.evicted(state, victim, 'accountCap');
     }
-    const slot = this.insert(state, key, value, expiresAt, weight, false);
+    const slot = this.insert(state, key, hash, value, expiresAt, weight, false);
     this.evictOverflow(slot);
     return true;
   }
@@ -539,7 +553,7 @@ export class TelegramCache<V = unknown> {
   private hasRoomFor(state: AccountState | undefined, weight: number): boolean {
     if (this.maxSize !== null && this.count >= this.maxSize) return false;
     if (this.maxBytes !== null && this.totalBytes + weight > this.maxBytes) return false;
-    return this.perAccountMaxEntries === null || (state?.entries.size ?? 0) < this.perAccountMaxEntries;
+    return this.perAccountMaxEntries === null || (state?.size ?? 0) < this.perAccountMaxEntries;
   }
 
   private overflowing(): boolean {
@@ -548,7 +562,7 @@ export class TelegramCache<V = unknown> {
 
   private evicted(state: AccountState, slot: number, reason: EvictionReason): void {
     // An entry pushed out after its time was up left because it expired, whatever pushed it.
-    const why: EvictionReason = reason !== 'expired' && this.expiresAt[slot]! <= this.clock() ? 'expired' : reason;
+    const why: EvictionReason = reason !== 'expired' && this.expiry[slot * 4 + EXPIRY]! <= this.clock() ? 'expired' : reason;
     this.counters.evictions[why]++;
     state.counters.evictions[why]++;
     this.onEvict?.(state.name, this.keys[slot] as string, why);
@@ -557,7 +571,7 @@ export class TelegramCache<V = unknown> {
   private allocate(): number {
     if (this.freeSlot !== NONE) {
       const slot = this.freeSlot;
-      this.freeSlot = this.next[slot]!;
+      this.freeSlot = this.meta[slot * STRIDE + NEXT]!;
       return slot;
     }
     if (this.used === this.capacity) this.grow();
@@ -565,33 +579,79 @@ export class TelegramCache<V = unknown> {
   }
 
   private grow(): void {
-    const capacity = this.capacity === 0 ? INITIAL_SLOTS : Math.ceil(this.capacity * 1.5);
-    const widen = <T extends Int32Array | Float64Array | Uint8Array>(old: T, make: (n: number) => T): T => {
-      const bigger = make(capacity);
-      bigger.set(old);
-      return bigger;
-    };
-    this.next = widen(this.next, (n) => new Int32Array(n));
-    this.prev = widen(this.prev, (n) => new Int32Array(n));
-    this.accountNext = widen(this.accountNext, (n) => new Int32Array(n));
-    this.accountPrev = widen(this.accountPrev, (n) => new Int32Array(n));
-    this.expiresAt = widen(this.expiresAt, (n) => new Float64Array(n));
-    this.weights = widen(this.weights, (n) => new Int32Array(n));
-    this.hashes = widen(this.hashes, (n) => new Int32Array(n));
-    this.lists = widen(this.lists, (n) => new Uint8Array(n));
+    // A cache bounded in entries never needs more slots than its bound and the one a write holds
+    // before eviction makes room, so it never pays for growth slack it cannot use.
+    const wanted = this.capacity === 0 ? INITIAL_SLOTS : Math.ceil(this.capacity * 1.5);
+    const capacity = this.maxSize === null ? wanted : Math.min(wanted, this.maxSize + 1);
+    const meta = new Int32Array(capacity * STRIDE);
+    meta.set(this.meta);
+    this.meta = meta;
+    this.expiry = new Float64Array(meta.buffer);
     this.capacity = capacity;
     this.sketch?.ensureCapacity(capacity);
+    this.rehash();
   }
 
-  private insert(state: AccountState, key: string, value: V | Alias, expiresAt: number, weight: number, cold: boolean): number {
+  /** Sizes the table for every slot at a load of at most three quarters, and puts each entry back. */
+  private rehash(): void {
+    let length = 8;
+    while (length * 3 < this.capacity * 4) length <<= 1;
+    if (length === this.table.length) return;
+    this.table = new Int32Array(length);
+    for (let slot = 0; slot < this.used; slot++) if (this.owners[slot] !== undefined) this.place(slot);
+  }
+
+  /** The slot of the account's entry under `key`, or NONE. */
+  private find(state: AccountState, key: string): number {
+    const hash = keyHash(state.hash, key) | 0;
+    this.foundHash = hash;
+    const table = this.table;
+    const mask = table.length - 1;
+    if (mask < 0) return NONE;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const entry = table[i]!;
+      if (entry === 0) return NONE;
+      const slot = entry - 1;
+      if (this.meta[slot * STRIDE + HASH] === hash && this.owners[slot] === state && this.keys[slot] === key) return slot;
+    }
+  }
+
+  private place(slot: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = this.meta[slot * STRIDE + HASH]! & mask;
+    while (table[i] !== 0) i = (i + 1) & mask;
+    table[i] = slot + 1;
+  }
+
+  /** Takes the slot out of the table, shifting back later entries of its probe run so that no search stops short at the hole. */
+  private unplace(slot: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let hole = this.meta[slot * STRIDE + HASH]! & mask;
+    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
+    for (let i = (hole + 1) & mask; table[i] !== 0; i = (i + 1) & mask) {
+      const home = this.meta[(table[i]! - 1) * STRIDE + HASH]! & mask;
+      // The entry at i may fill the hole unless its home lies cyclically within (hole, i].
+      const homeInRun = hole <= i ? home > hole && home <= i : home > hole || home <= i;
+      if (!homeInRun) {
+        table[hole] = table[i]!;
+        hole = i;
+      }
+    }
+    table[hole] = 0;
+  }
+
+  private insert(state: AccountState, key: string, hash: number, value: V | Alias, expiresAt: number, weight: number, cold: boolean): number {
     const slot = this.allocate();
     this.keys[slot] = key;
     this.values[slot] = value;
     this.owners[slot] = state;
-    this.expiresAt[slot] = expiresAt;
-    this.weights[slot] = weight;
-    this.hashes[slot] = keyHash(state.hash, key);
-    state.entries.set(key, slot);
+    this.expiry[slot * 4 + EXPIRY] = expiresAt;
+    this.meta[slot * STRIDE + WEIGHT_LIST] = weight << 2;
+    this.meta[slot * STRIDE + HASH] = hash;
+    this.place(slot);
+    state.size++;
     state.bytes += weight;
     this.count++;
     this.totalBytes += weight;
@@ -606,11 +666,12 @@ export class TelegramCache<V = unknown> {
   }
 
   private reweigh(state: AccountState, slot: number, weight: number): void {
-    const delta = weight - this.weights[slot]!;
-    this.weights[slot] = weight;
+    const delta = weight - this.weightOf(slot);
+    const list = this.listOf(slot);
+    this.meta[slot * STRIDE + WEIGHT_LIST] = (weight << 2) | list;
     state.bytes += delta;
     this.totalBytes += delta;
-    this.listBytes[this.lists[slot]!]! += delta;
+    this.listBytes[list]! += delta;
   }
 
   /** Unlinks an entry from everything and frees its slot; the caller counts why it went. */
@@ -618,13 +679,14 @@ export class TelegramCache<V = unknown> {
     const state = this.owners[slot] as AccountState;
     this.unlinkList(slot);
     this.accountUnlink(state, slot);
-    state.entries.delete(this.keys[slot] as string);
-    state.bytes -= this.weights[slot]!;
+    this.unplace(slot);
+    state.size--;
+    state.bytes -= this.weightOf(slot);
     this.count--;
-    this.totalBytes -= this.weights[slot]!;
+    this.totalBytes -= this.weightOf(slot);
     this.values[slot] = undefined;
     this.owners[slot] = undefined;
-    this.next[slot] = this.freeSlot;
+    this.meta[slot * STRIDE + NEXT] = this.freeSlot;
     this.freeSlot = slot;
   }
 
@@ -638,8 +700,8 @@ export class TelegramCache<V = unknown> {
       if (this.listTail[MAIN] !== slot) this.moveNewest(MAIN, slot);
       return;
     }
-    this.sketch.increment(this.hashes[slot]!);
-    const list = this.lists[slot]!;
+    this.sketch.increment(this.meta[slot * STRIDE + HASH]!);
+    const list = this.listOf(slot);
     if (list === PROBATION) {
       this.moveNewest(PROTECTED, slot);
       this.demoteProtectedOverflow();
@@ -654,7 +716,7 @@ export class TelegramCache<V = unknown> {
   private evictOverflow(fresh: number): void {
     if (this.sketch === null) {
       while (this.overflowing() && this.listHead[MAIN] !== NONE) {
-        const victim = this.listHead[MAIN] === fresh && this.count > 1 ? this.next[fresh]! : this.listHead[MAIN]!;
+        const victim = this.listHead[MAIN] === fresh && this.count > 1 ? this.meta[fresh * STRIDE + NEXT]! : this.listHead[MAIN]!;
         this.evictSlot(victim);
       }
       return;
@@ -691,8 +753,8 @@ export class TelegramCache<V = unknown> {
 
   private admits(candidate: number, victim: number): boolean {
     const sketch = this.sketch as FrequencySketch;
-    const wanted = sketch.frequency(this.hashes[candidate]!);
-    const kept = sketch.frequency(this.hashes[victim]!);
+    const wanted = sketch.frequency(this.meta[candidate * STRIDE + HASH]!);
+    const kept = sketch.frequency(this.meta[victim * STRIDE + HASH]!);
     if (wanted > kept) return true;
     if (wanted <= WARM_CANDIDATE) return false;
     this.random ^= this.random << 13;
@@ -709,45 +771,62 @@ export class TelegramCache<V = unknown> {
   }
 
   private demoteProtectedOverflow(): void {
-    const overCount = (): boolean => this.maxSize !== null && this.listCount[PROTECTED]! > Math.max(1, Math.floor(this.maxSize * (1 - WINDOW_SHARE) * PROTECTED_SHARE));
-    const overBytes = (): boolean => this.maxBytes !== null && this.listBytes[PROTECTED]! > this.maxBytes * (1 - WINDOW_SHARE) * PROTECTED_SHARE;
-    while (this.listCount[PROTECTED]! > 1 && (overCount() || overBytes())) this.moveNewest(PROBATION, this.listHead[PROTECTED]!);
+    while (this.listCount[PROTECTED]! > 1 && this.protectedOverflowing()) this.moveNewest(PROBATION, this.listHead[PROTECTED]!);
+  }
+
+  private protectedOverflowing(): boolean {
+    if (this.maxSize !== null && this.listCount[PROTECTED]! > Math.max(1, Math.floor(this.maxSize * (1 - WINDOW_SHARE) * PROTECTED_SHARE))) return true;
+    return this.maxBytes !== null && this.listBytes[PROTECTED]! > this.maxBytes * (1 - WINDOW_SHARE) * PROTECTED_SHARE;
+  }
+
+  /** What the entry costs; it shares its number with the entry's list (two bits), an entry's cost being far below 2^29. */
+  private weightOf(slot: number): number {
+    return this.meta[slot * STRIDE + WEIGHT_LIST]! >>> 2;
+  }
+
+  private listOf(slot: number): number {
+    return this.meta[slot * STRIDE + WEIGHT_LIST]! & 3;
+  }
+
+  private setList(slot: number, list: number): void {
+    const at = slot * STRIDE + WEIGHT_LIST;
+    this.meta[at] = (this.meta[at]! & ~3) | list;
   }
 
   private pushNewest(list: number, slot: number): void {
     const tail = this.listTail[list]!;
-    this.prev[slot] = tail;
-    this.next[slot] = NONE;
-    if (tail !== NONE) this.next[tail] = slot;
+    this.meta[slot * STRIDE + PREV] = tail;
+    this.meta[slot * STRIDE + NEXT] = NONE;
+    if (tail !== NONE) this.meta[tail * STRIDE + NEXT] = slot;
     else this.listHead[list] = slot;
     this.listTail[list] = slot;
-    this.lists[slot] = list;
+    this.setList(slot, list);
     this.listCount[list]!++;
-    this.listBytes[list]! += this.weights[slot]!;
+    this.listBytes[list]! += this.weightOf(slot);
   }
 
   private pushOldest(list: number, slot: number): void {
     const head = this.listHead[list]!;
-    this.next[slot] = head;
-    this.prev[slot] = NONE;
-    if (head !== NONE) this.prev[head] = slot;
+    this.meta[slot * STRIDE + NEXT] = head;
+    this.meta[slot * STRIDE + PREV] = NONE;
+    if (head !== NONE) this.meta[head * STRIDE + PREV] = slot;
     else this.listTail[list] = slot;
     this.listHead[list] = slot;
-    this.lists[slot] = list;
+    this.setList(slot, list);
     this.listCount[list]!++;
-    this.listBytes[list]! += this.weights[slot]!;
+    this.listBytes[list]! += this.weightOf(slot);
   }
 
   private unlinkList(slot: number): void {
-    const list = this.lists[slot]!;
-    const before = this.prev[slot]!;
-    const after = this.next[slot]!;
-    if (before !== NONE) this.next[before] = after;
+    const list = this.listOf(slot);
+    const before = this.meta[slot * STRIDE + PREV]!;
+    const after = this.meta[slot * STRIDE + NEXT]!;
+    if (before !== NONE) this.meta[before * STRIDE + NEXT] = after;
     else this.listHead[list] = after;
-    if (after !== NONE) this.prev[after] = before;
+    if (after !== NONE) this.meta[after * STRIDE + PREV] = before;
     else this.listTail[list] = before;
     this.listCount[list]!--;
-    this.listBytes[list]! -= this.weights[slot]!;
+    this.listBytes[list]! -= this.weightOf(slot);
   }
 
   private moveNewest(list: number, slot: number): void {
@@ -756,27 +835,27 @@ export class TelegramCache<V = unknown> {
   }
 
   private accountPushNewest(state: AccountState, slot: number): void {
-    this.accountPrev[slot] = state.tail;
-    this.accountNext[slot] = NONE;
-    if (state.tail !== NONE) this.accountNext[state.tail] = slot;
+    this.meta[slot * STRIDE + ACCOUNT_PREV] = state.tail;
+    this.meta[slot * STRIDE + ACCOUNT_NEXT] = NONE;
+    if (state.tail !== NONE) this.meta[state.tail * STRIDE + ACCOUNT_NEXT] = slot;
     else state.head = slot;
     state.tail = slot;
   }
 
   private accountPushOldest(state: AccountState, slot: number): void {
-    this.accountNext[slot] = state.head;
-    this.accountPrev[slot] = NONE;
-    if (state.head !== NONE) this.accountPrev[state.head] = slot;
+    this.meta[slot * STRIDE + ACCOUNT_NEXT] = state.head;
+    this.meta[slot * STRIDE + ACCOUNT_PREV] = NONE;
+    if (state.head !== NONE) this.meta[state.head * STRIDE + ACCOUNT_PREV] = slot;
     else state.tail = slot;
     state.head = slot;
   }
 
   private accountUnlink(state: AccountState, slot: number): void {
-    const before = this.accountPrev[slot]!;
-    const after = this.accountNext[slot]!;
-    if (before !== NONE) this.accountNext[before] = after;
+    const before = this.meta[slot * STRIDE + ACCOUNT_PREV]!;
+    const after = this.meta[slot * STRIDE + ACCOUNT_NEXT]!;
+    if (before !== NONE) this.meta[before * STRIDE + ACCOUNT_NEXT] = after;
     else state.head = after;
-    if (after !== NONE) this.accountPrev[after] = before;
+    if (after !== NONE) this.meta[after * STRIDE + ACCOUNT_PREV] = before;
     else state.tail = before;
   }
 }

@@ -3,6 +3,7 @@ import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult, TaskOutcome } from './protocol.js';
 import type { SerializedError } from './remote-error.js';
+import { TaskRevokedError } from './task-errors.js';
 import { CALL } from './wire.js';
 import type { WorkerLink } from './worker-link.js';
 
@@ -26,6 +27,9 @@ export class ChannelClient implements AccountCache {
   private inFlight = 0;
   private drained: (() => void) | null = null;
   private closed = false;
+  /** Set when the main thread gave up on the task: every later call fails with it. */
+  private revokedWith: TaskRevokedError | null = null;
+  private onRevoked: ((error: TaskRevokedError) => void) | null = null;
 
   constructor(
     private readonly link: WorkerLink,
@@ -83,6 +87,32 @@ export class ChannelClient implements AccountCache {
     return this.cold(() => this.remote.openTelegramConnection()) as Promise<MessagePort>;
   }
 
+  /** @internal Declares a Telegram call that changes something, before it is made; refused once the task is revoked. */
+  declareWrite(method: string): Promise<void> {
+    return this.track(CALL.write, method);
+  }
+
+  /**
+   * @internal Rejects when the main thread gives up on the task, so the worker stops waiting for
+   * it: the task's code may go on, but it no longer takes a place on the worker.
+   */
+  revoked(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      if (this.revokedWith !== null) reject(this.revokedWith);
+      else this.onRevoked = reject;
+    });
+  }
+
+  /** @internal The task has ended (reported its outcome or closed the channel). */
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  /** @internal Why the task may no longer act as its account; null while it may. */
+  get revocation(): TaskRevokedError | null {
+    return this.revokedWith;
+  }
+
   /** Waits for every call still in flight, including ones started while waiting. */
   flush(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
@@ -115,6 +145,14 @@ export class ChannelClient implements AccountCache {
     this.controller?.abort(new DOMException(reason, 'AbortError'));
   }
 
+  /** @internal The main thread gave up on the task: it ran on too long after its abort. */
+  revokedByMain(reason: string): void {
+    this.abortedByMain(reason);
+    if (this.revokedWith !== null) return;
+    this.revokedWith = new TaskRevokedError(`this task was revoked and may no longer act as its account: ${reason}`);
+    this.onRevoked?.(this.revokedWith);
+  }
+
   private closeNow(): void {
     if (this.closed) return;
     this.closed = true;
@@ -133,11 +171,13 @@ export class ChannelClient implements AccountCache {
   }
 
   private cold<T>(start: () => Promise<T>): Promise<T> {
+    if (this.revokedWith !== null) return Promise.reject(this.revokedWith);
     if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
     return this.counted(start());
   }
 
   private track<T>(code: number, a?: unknown, b?: unknown, c?: unknown): Promise<T> {
+    if (this.revokedWith !== null) return Promise.reject(this.revokedWith);
     if (this.closed) return Promise.reject(new Error('the task has ended: its cache channel is closed'));
     return this.counted(this.link.call<T>(this.binding, code, a, b, c));
   }

@@ -3,6 +3,7 @@ import { expose, type Endpoint } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { ACCOUNT_CACHE_METHODS, HOT_METHODS, type AccountCacheApi, type CacheWrite, type LookupResult, type TaskOutcome } from './protocol.js';
 import { serializeError, type SerializedError } from './remote-error.js';
+import { TaskRevokedError } from './task-errors.js';
 import { CALL, CALL_STRIDE, REPLY } from './wire.js';
 
 const ALLOWED = new Set<string>(ACCOUNT_CACHE_METHODS);
@@ -49,6 +50,23 @@ function guarded(endpoint: Endpoint): Endpoint {
   };
 }
 
+/** What the main thread tells a worker about a failure: the error as data, without the main thread's stack. */
+function refusal(error: unknown): SerializedError {
+  return serializeError(error, { stack: false });
+}
+
+/** comlink sends a thrown error's stack along: the worker gets the same error with only its own first line. */
+function stackless<A extends unknown[], R>(method: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return method(...args);
+    } catch (error) {
+      if (error instanceof Error) error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+  };
+}
+
 function refused(): never {
   throw new TypeError(`only these methods may be called on a cache channel: ${ACCOUNT_CACHE_METHODS.join(', ')}`);
 }
@@ -63,6 +81,12 @@ export class ServedTask {
   readonly ended: Promise<TaskOutcome>;
   /** @internal */ resolveEnd!: (outcome: TaskOutcome) => void;
   /** @internal */ rejectEnd!: (error: Error) => void;
+  /** The worker thread the task was placed on; null until the pool places it. */
+  threadId: number | null = null;
+  /** The worker said it received the task's abort, so its event loop turns. */
+  abortSeen = false;
+  /** The first Telegram call the task declared that changes something; null while it made none. */
+  firstWrite: string | null = null;
   private server: ChannelServer | null = null;
   private pendingAbort: string | null = null;
   private coldPort: MessagePort | null = null;
@@ -94,6 +118,15 @@ export class ServedTask {
     else this.server.sendAbort(this.binding, reason);
   }
 
+  /**
+   * Gives up on the task: the worker is told that the task may no longer act as its account, and
+   * the binding is refused here from now on, whatever the worker does.
+   */
+  revoke(reason: string): void {
+    this.server?.sendRevoke(this.binding, reason);
+    this.release();
+  }
+
   /** Serves the task's comlink calls on a port the task opened for them. */
   openCold(port: MessagePort): void {
     if (this.released) {
@@ -103,8 +136,8 @@ export class ServedTask {
     this.coldPort?.close();
     this.coldPort = port;
     const target: Record<string, unknown> = Object.create(null);
-    for (const method of ACCOUNT_CACHE_METHODS) target[method] = this.api[method].bind(this.api);
-    target.refused = refused;
+    for (const method of ACCOUNT_CACHE_METHODS) target[method] = stackless((this.api[method] as (...args: unknown[]) => unknown).bind(this.api));
+    target.refused = stackless(refused);
     expose(Object.freeze(target), guarded(nodeEndpoint(port)));
   }
 
@@ -159,6 +192,10 @@ export class ChannelServer {
     this.post([binding, REPLY.abort, reason]);
   }
 
+  /** @internal */ sendRevoke(binding: number, reason: string): void {
+    this.post([binding, REPLY.revoke, reason]);
+  }
+
   /** Closes the link; the worker's tasks see their signals fire. */
   close(): void {
     this.port.close();
@@ -189,7 +226,7 @@ export class ChannelServer {
       try {
         this.port.postMessage(entry);
       } catch {
-        if (entry[1] !== REPLY.abort) this.port.postMessage([entry[0], REPLY.error, serializeError(error)]);
+        if (entry[1] !== REPLY.abort && entry[1] !== REPLY.revoke) this.port.postMessage([entry[0], REPLY.error, refusal(error)]);
       }
     }
   }
@@ -220,13 +257,13 @@ export class ChannelServer {
       const task = this.tasks.get(binding);
       if (task === undefined) {
         if (code === CALL.cold) (data[index + 3] as MessagePort | undefined)?.close?.();
-        else if (code !== CALL.end) now(REPLY.error, serializeError(new Error('this task’s cache binding is not open on this worker: the task has ended, or was never placed here')));
+        else if (code !== CALL.end && code !== CALL.abortSeen) now(REPLY.error, refusal(new TaskRevokedError('this task’s cache binding is not open on this worker: the task has ended or was revoked, or was never placed here')));
         continue;
       }
       try {
         this.call(task, code, data[index + 3], data[index + 4], data[index + 5], now, id);
       } catch (error) {
-        now(REPLY.error, serializeError(error));
+        now(REPLY.error, refusal(error));
       }
     }
     if (replies.length > 0) this.post(replies);
@@ -254,20 +291,26 @@ export class ChannelServer {
         const result = api.lookup(a as string, b === true);
         if (!(result instanceof Promise)) return lookupReply(result, now);
         const later = this.answerLater(id);
-        result.then((settled) => lookupReply(settled, later), (error: unknown) => later(REPLY.error, serializeError(error)));
+        result.then((settled) => lookupReply(settled, later), (error: unknown) => later(REPLY.error, refusal(error)));
         return;
       }
       case CALL.acquireResolvePermit: {
         const permit = api.acquireResolvePermit();
         if (!(permit instanceof Promise)) return now(REPLY.ok, undefined);
         const later = this.answerLater(id);
-        permit.then(() => later(REPLY.ok, undefined), (error: unknown) => later(REPLY.error, serializeError(error)));
+        permit.then(() => later(REPLY.ok, undefined), (error: unknown) => later(REPLY.error, refusal(error)));
         return;
       }
       case CALL.cold:
         return task.openCold(a as MessagePort);
       case CALL.end:
         return task.resolveEnd(a as TaskOutcome);
+      case CALL.write:
+        task.firstWrite ??= String(a);
+        return now(REPLY.ok, undefined);
+      case CALL.abortSeen:
+        task.abortSeen = true;
+        return;
       default:
         throw new TypeError(`call code ${String(code)} is not a cache call; the hot calls are ${HOT_METHODS.join(', ')}`);
     }

@@ -30,13 +30,17 @@ export class RemoteTaskError extends Error {
   }
 }
 
-export function serializeError(error: unknown): SerializedError {
+/**
+ * `stack: false` for what the main thread sends a worker: its stack frames name the main
+ * thread's files and code paths, which are none of a task's business.
+ */
+export function serializeError(error: unknown, options: { stack?: boolean } = {}): SerializedError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
   const source = error as Error & { code?: unknown; errorMessage?: unknown; seconds?: unknown };
   return {
     name: error.name,
     message: error.message,
-    ...(error.stack !== undefined && { stack: error.stack }),
+    ...(error.stack !== undefined && options.stack !== false && { stack: error.stack }),
     ...((typeof source.code === 'number' || typeof source.code === 'string') && { code: source.code }),
     ...(typeof source.errorMessage === 'string' && { errorMessage: source.errorMessage }),
     ...(typeof source.seconds === 'number' && { seconds: source.seconds }),

@@ -17,12 +17,20 @@ export const CALL = {
   cold: HOT_METHODS.length,
   /** The task ended: `a` is its TaskOutcome. Sent after every other call of the task was answered; no reply. */
   end: HOT_METHODS.length + 1,
+  /**
+   * The task is about to make a Telegram call that changes something (`a` is its method). The
+   * call waits for the answer, so the main thread knows of every such call before Telegram
+   * could have seen it: a task that made none is safe to run again after its worker died.
+   */
+  write: HOT_METHODS.length + 2,
+  /** The worker received the task's abort; no reply. A worker that never says so within the grace is not running its event loop. */
+  abortSeen: HOT_METHODS.length + 3,
 } as const;
 
 /** Worker → main, per call: binding, call id, code, then up to three arguments. */
 export const CALL_STRIDE = 6;
 
-/** Main → worker, per entry: call id (or binding, for an abort), status, value. */
+/** Main → worker, per entry: call id (or binding, for an abort or a revocation), status, value. */
 export const REPLY_STRIDE = 3;
 
 export const REPLY = {
@@ -35,6 +43,8 @@ export const REPLY = {
   lead: 3,
   /** A lookup waited for a leader that failed: `value` is the leader's SerializedError. */
   leaderFailed: 4,
+  /** The task kept running past its abort grace: the first field is its binding, `value` the reason. Its calls are refused from now on. */
+  revoke: 5,
 } as const;
 
 /** Posted once by each worker thread on its parent port, handing the main thread its end of the link. */
@@ -42,9 +52,11 @@ export interface LinkOffer {
   tgfleetLink: MessagePort;
   /** The worker's threadId, which is also its id in Piscina's balancer. */
   threadId: number;
+  /** The worker's CrashRecord, shared memory the main thread reads when the worker dies. */
+  crashRecord: SharedArrayBuffer;
 }
 
 export function isLinkOffer(message: unknown): message is LinkOffer {
   const offer = message as Partial<LinkOffer> | null;
-  return typeof offer === 'object' && offer !== null && typeof offer.threadId === 'number' && typeof offer.tgfleetLink === 'object';
+  return typeof offer === 'object' && offer !== null && typeof offer.threadId === 'number' && typeof offer.tgfleetLink === 'object' && offer.crashRecord instanceof SharedArrayBuffer;
 }

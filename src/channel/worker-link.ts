@@ -3,6 +3,9 @@ import { ChannelClient } from './channel-client.js';
 import { RemoteTaskError, serializeError, type SerializedError } from './remote-error.js';
 import { CALL, CALL_STRIDE, REPLY, REPLY_STRIDE, type LinkOffer } from './wire.js';
 
+/** Early aborts kept at most: more tasks than a worker ever holds at once. */
+const MAX_EARLY = 1024;
+
 interface PendingCall {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
@@ -21,6 +24,11 @@ export class WorkerLink {
   private scheduled = false;
   private readonly pending = new Map<number, PendingCall>();
   private readonly tasks = new Map<number, ChannelClient>();
+  /**
+   * Aborts and revocations that arrived before their task opened its channel: the task travels
+   * through Piscina, its abort through this link, and either may come first.
+   */
+  private readonly early = new Map<number, { status: number; reason: string }>();
   private nextCall = 0;
   private closed = false;
   private readonly send = (): void => this.flush();
@@ -34,6 +42,11 @@ export class WorkerLink {
   open(binding: number): ChannelClient {
     const client = new ChannelClient(this, binding);
     this.tasks.set(binding, client);
+    const early = this.early.get(binding);
+    if (early !== undefined) {
+      this.early.delete(binding);
+      this.stop(client, early.status, early.reason);
+    }
     return client;
   }
 
@@ -108,9 +121,29 @@ export class WorkerLink {
     if (!Array.isArray(data)) return;
     for (let index = 0; index + REPLY_STRIDE <= data.length; index += REPLY_STRIDE) {
       const status = data[index + 1] as number;
-      if (status === REPLY.abort) this.tasks.get(data[index] as number)?.abortedByMain(data[index + 2] as string);
+      if (status === REPLY.abort || status === REPLY.revoke) this.stopped(data[index] as number, status, data[index + 2] as string);
       else this.settle(data[index] as number, status, data[index + 2]);
     }
+  }
+
+  private stopped(binding: number, status: number, reason: string): void {
+    const client = this.tasks.get(binding);
+    if (client !== undefined) this.stop(client, status, reason);
+    else this.keepEarly(binding, status, reason);
+    if (status === REPLY.abort) this.notify(binding, CALL.abortSeen, undefined);
+  }
+
+  private stop(client: ChannelClient, status: number, reason: string): void {
+    if (status === REPLY.revoke) client.revokedByMain(reason);
+    else client.abortedByMain(reason);
+  }
+
+  /** The task may also have ended already; a few stale entries are forgotten rather than kept forever. */
+  private keepEarly(binding: number, status: number, reason: string): void {
+    const kept = this.early.get(binding);
+    if (kept?.status === REPLY.revoke) return;
+    this.early.set(binding, { status, reason });
+    if (this.early.size > MAX_EARLY) this.early.delete(this.early.keys().next().value as number);
   }
 
   private settle(id: number, status: number, value: unknown, local?: Error): void {
@@ -138,9 +171,9 @@ export class WorkerLink {
  * Opens this thread's link and offers the main end to the parent (Piscina passes the offer on as
  * the pool's `message` event). Called once, when the worker loads.
  */
-export function offerLink(parent: MessagePort, threadId: number): WorkerLink {
+export function offerLink(parent: MessagePort, threadId: number, crashRecord: SharedArrayBuffer): WorkerLink {
   const { port1, port2 } = new MessageChannel();
-  const offer: LinkOffer = { tgfleetLink: port2, threadId };
+  const offer: LinkOffer = { tgfleetLink: port2, threadId, crashRecord };
   parent.postMessage(offer, [port2]);
   // Piscina keeps the thread alive while it has work; an idle worker must not be held by its link.
   port1.unref();

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import { checkTaskModule, TaskModuleError } from '../runtime/module-paths.js';
 import { METRICS_GROUPS, type MetricsGroupBy } from '../telemetry/metrics-groups.js';
+import { registerDcCommand } from './dc-command.js';
 import { registerFleetCommands } from './fleet-commands.js';
 import { variantProgress } from './progress.js';
 
@@ -165,5 +166,6 @@ program
   );
 
 registerFleetCommands(program, { readConfig: (path) => readConfig(path).config, guarded });
+registerDcCommand(program, { readConfig: (path) => readConfig(path).config, guarded });
 
 await program.parseAsync(process.argv);

@@ -36,6 +36,8 @@ export interface RuntimeConfig {
   shutdownGraceMs: number;
   /** 0 means no limit. */
   taskTimeoutMs: number;
+  /** How long an aborted task may go on before the runtime gives up on it, frees its account and revokes it. */
+  abortGraceMs: number;
   maxWorkerMemoryMb: number;
 }
 
@@ -199,6 +201,7 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       maxQueue: runtime.max_queue,
       shutdownGraceMs: ms(runtime.shutdown_grace),
       taskTimeoutMs: ms(runtime.task_timeout),
+      abortGraceMs: ms(runtime.abort_grace),
       maxWorkerMemoryMb: runtime.max_worker_memory_mb,
     },
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },

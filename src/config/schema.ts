@@ -165,6 +165,7 @@ export const configSchema = z.object({
       max_queue: whole(1, 10_000_000).default(10_000),
       shutdown_grace: timerSeconds(0).default(10),
       task_timeout: timerSeconds(0).default(0),
+      abort_grace: between(0.05, 60, 's').default(1),
       max_worker_memory_mb: whole(MIN_WORKER_MEMORY_MB, MAX_WORKER_MEMORY_MB, 'MiB').default(512),
     })
     .prefault({}),

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { PiscinaTask } from 'piscina';
 import { ChannelServer, type ServedTask } from '../channel/channel-server.js';
+import { CrashRecord } from '../channel/crash-record.js';
 import type { TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
 import { isLinkOffer } from '../channel/wire.js';
 import { workerEntry } from './module-paths.js';
@@ -23,6 +24,19 @@ interface AccountTask {
   place?: (threadId: number) => void;
 }
 
+/** How a worker died, as read the moment Piscina gave it up, before it failed the worker's tasks. */
+export interface WorkerDeath {
+  /** The binding of the task that killed the worker; null when nobody can tell. */
+  culprit: number | null;
+  /** What the worker or the runtime said about it, when anything. */
+  reason: string | null;
+  /** Tasks the worker held when it died. */
+  residents: number;
+}
+
+/** Deaths remembered for the tasks that still have to read theirs: far more than die at once. */
+const MAX_DEATHS = 64;
+
 type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & object>[1][number];
 
 /**
@@ -43,6 +57,12 @@ export class AccountPool {
   private readonly links = new Map<number, ChannelServer>();
   /** Tasks placed on a worker whose link offer has not arrived yet. */
   private readonly awaitingLink = new Map<number, ServedTask[]>();
+  private readonly crashRecords = new Map<number, CrashRecord>();
+  /** The tasks each worker holds now, by thread id. */
+  private readonly residents = new Map<number, Set<ServedTask>>();
+  /** Workers the runtime stopped itself, with the task it stopped them for. */
+  private readonly stoppedFor = new Map<number, { binding: number; reason: string }>();
+  private readonly deaths = new Map<number, WorkerDeath>();
 
   constructor(options: AccountPoolOptions) {
     this.threads = options.threads > 0 ? options.threads : availableParallelism();
@@ -65,15 +85,21 @@ export class AccountPool {
     // A worker offers its link when it loads, before it takes any task.
     this.pool.on('message', (message: unknown) => {
       if (!isLinkOffer(message)) return;
+      const { threadId } = message;
       const server = new ChannelServer(message.tgfleetLink);
-      this.links.set(message.threadId, server);
+      this.links.set(threadId, server);
+      this.crashRecords.set(threadId, new CrashRecord(message.crashRecord));
+      // Piscina's own listeners came first: they fail the worker's tasks, whose callbacks run only
+      // after this emit, by when the death is recorded. (Piscina's 'workerDestroy' would come too
+      // late to know the thread: a worker's threadId reads -1 once it has exited.)
+      const thread = this.pool.threads.find((worker) => worker.threadId === threadId);
+      const gone = (): void => this.workerGone(threadId);
+      thread?.once('exit', gone);
+      thread?.on('error', gone);
       for (const task of this.awaitingLink.get(message.threadId) ?? []) task.attach(server);
       this.awaitingLink.delete(message.threadId);
     });
-    this.pool.on('workerDestroy', (worker: { id: number }) => {
-      this.links.get(worker.id)?.close();
-      this.links.delete(worker.id);
-    });
+
   }
 
   /** Waits until every worker has loaded, so the first accounts spread over all of them; rejects if they have not within `timeoutMs`. */
@@ -94,12 +120,58 @@ export class AccountPool {
    */
   run(payload: TaskPayload, account: string, served: ServedTask): Promise<WorkerReply> {
     const place = (threadId: number): void => {
+      served.threadId = threadId;
+      let held = this.residents.get(threadId);
+      if (held === undefined) {
+        held = new Set();
+        this.residents.set(threadId, held);
+      }
+      held.add(served);
       const server = this.links.get(threadId);
       if (server !== undefined) served.attach(server);
       else this.awaitingLink.set(threadId, [...(this.awaitingLink.get(threadId) ?? []), served]);
     };
     const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account, place } satisfies AccountTask });
-    return this.pool.run(task);
+    const leave = (): void => {
+      if (served.threadId !== null) this.residents.get(served.threadId)?.delete(served);
+    };
+    const run = this.pool.run(task);
+    run.then(leave, leave);
+    return run;
+  }
+
+  /**
+   * Stops a worker whose event loop a task holds (it did not even see its abort), so the thread's
+   * other tasks can run again elsewhere; Piscina starts a replacement.
+   */
+  replaceWorker(threadId: number, binding: number, reason: string): void {
+    const thread = this.pool.threads.find((worker) => worker.threadId === threadId);
+    if (thread === undefined) return;
+    this.stoppedFor.set(threadId, { binding, reason });
+    void thread.terminate();
+  }
+
+  /** How the worker `threadId` died, once it has; undefined while it lives. */
+  death(threadId: number): WorkerDeath | undefined {
+    return this.deaths.get(threadId);
+  }
+
+  private workerGone(threadId: number): void {
+    if (!this.crashRecords.has(threadId)) return;
+    this.recordDeath(threadId);
+    this.links.get(threadId)?.close();
+    this.links.delete(threadId);
+    this.crashRecords.delete(threadId);
+    this.residents.delete(threadId);
+    this.stoppedFor.delete(threadId);
+  }
+
+  private recordDeath(threadId: number): void {
+    const stopped = this.stoppedFor.get(threadId);
+    const cause = this.crashRecords.get(threadId)?.read() ?? { binding: null, reason: null };
+    const residents = this.residents.get(threadId)?.size ?? 0;
+    this.deaths.set(threadId, stopped === undefined ? { culprit: cause.binding, reason: cause.reason, residents } : { culprit: stopped.binding, reason: stopped.reason, residents });
+    if (this.deaths.size > MAX_DEATHS) this.deaths.delete(this.deaths.keys().next().value as number);
   }
 
   /**

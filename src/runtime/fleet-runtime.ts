@@ -4,6 +4,7 @@ import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
+import { WorkerCrashedError } from '../channel/task-errors.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -47,17 +48,29 @@ export interface RunOptions<Args = unknown> {
   taskId?: string;
 }
 
-/** A worker died while running a task (it exited, crashed or ran out of memory). */
-export class WorkerCrashedError extends Error {
-  override readonly name = 'WorkerCrashedError';
-}
+export { WorkerCrashedError };
 
 /** How long shutdown waits for the workers' Telegram clients to disconnect before stopping the threads anyway. */
 const DISCONNECT_TIMEOUT_MS = 5000;
 
+/** Times a task whose worker another task killed runs again, when it had changed nothing on Telegram. */
+const CRASH_RETRIES = 2;
+
+/** What aborted a task: it decides what its caller gets if the task does not stop. */
+type AbortCause = 'caller' | 'timeout' | 'shutdown';
+
 interface RunningTask {
-  abort: (reason: string) => void;
+  abort: (reason: string, cause: AbortCause) => void;
 }
+
+/** Runs of a task still allowed, counted across its runs. */
+interface RetryBudget {
+  flood: number;
+  crash: number;
+}
+
+/** How one run of a task ended, seen from the main thread. */
+type RunEnd = { kind: 'ended'; outcome: TaskOutcome } | { kind: 'lost'; error: Error } | { kind: 'revoked'; error: Error };
 
 function evictionsSince(before: EvictionCounts, after: EvictionCounts): EvictionCounts {
   return {
@@ -230,17 +243,11 @@ export class FleetRuntime {
     const taskId = options.taskId ?? `t${++this.taskCounter}`;
     if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
     this.inFlight.add(taskId);
-    let retriesLeft = this.config.flood.retries;
-    const start = async (): Promise<unknown> => {
+    const budget: RetryBudget = { flood: this.config.flood.retries, crash: CRASH_RETRIES };
+    const start = (): Promise<unknown> => {
       const refusal = this.revoked.refusal(account.phone);
-      if (refusal !== undefined) throw refusal;
-      try {
-        return await this.execute(taskId, account, taskModule, options, retriesLeft);
-      } catch (error) {
-        // The scheduler puts it back at the front of the account's queue, where the cooldown holds it.
-        if (error instanceof RequeueTask) retriesLeft--;
-        throw error;
-      }
+      if (refusal !== undefined) return Promise.reject(refusal);
+      return this.execute(taskId, account, taskModule, options, budget);
     };
     const job = this.scheduler.submit(account.phone, start, options.signal).finally(() => this.inFlight.delete(taskId));
     return this.raceAbort(job, options.signal) as Promise<Result>;
@@ -270,8 +277,9 @@ export class FleetRuntime {
     if (this.running.size > 0) {
       this.logger.info({ running: this.running.size, graceMs }, 'waiting for running tasks before shutdown');
       if (!(await this.idleWithin(graceMs))) {
-        for (const task of this.running.values()) task.abort('the runtime is shutting down');
-        await this.idleWithin(Math.min(graceMs, 2000));
+        for (const task of this.running.values()) task.abort('the runtime is shutting down', 'shutdown');
+        // Within runtime.abort_grace every aborted task has stopped or been revoked.
+        await this.scheduler.whenIdle();
       }
     }
     this.registry.shutdown();
@@ -302,7 +310,7 @@ export class FleetRuntime {
     });
   }
 
-  private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, retriesLeft: number): Promise<unknown> {
+  private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, budget: RetryBudget): Promise<unknown> {
     const phone = account.phone;
     const cache = this.registry.getCache(taskId);
     const warmStart = cache.isWarm(phone);
@@ -319,7 +327,11 @@ export class FleetRuntime {
 
     const endpoint = new AccountEndpoint(cache, phone, taskId, this.endpointServices);
     const served = new ServedTask(++this.bindingCounter, endpoint);
-    const stopTimers = this.armAbort(taskId, served, endpoint, options);
+    let giveUp: (error: Error) => void = () => {};
+    const givenUp = new Promise<RunEnd>((resolve) => {
+      giveUp = (error) => resolve({ kind: 'revoked', error });
+    });
+    const stopTimers = this.armAbort(taskId, served, endpoint, options, giveUp);
     const payload: TaskPayload = {
       taskId,
       account,
@@ -339,19 +351,14 @@ export class FleetRuntime {
       logLevel: this.config.logging.level,
     };
 
-    let outcome: TaskOutcome;
-    // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
-    let lost: Error | null = null;
+    let end: RunEnd;
     try {
-      await this.pool.run(payload, phone, served);
-      outcome = await served.ended;
-    } catch (error) {
-      lost = this.destroyingPool
-        ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
-        : (error as Error).name === 'DataCloneError'
-          ? new TypeError(`task ${taskId} (${options.task}): its arguments and its result must be plain data that can cross threads: ${(error as Error).message}`)
-          : new WorkerCrashedError(`the worker running task ${taskId} (${options.task}) of account ${phone} died: ${(error as Error).message}`);
-      outcome = { ok: false, error: serializeError(lost) };
+      const ran = this.pool.run(payload, phone, served).then(
+        async (): Promise<RunEnd> => ({ kind: 'ended', outcome: await served.ended }),
+        (error: unknown): RunEnd => ({ kind: 'lost', error: error as Error }),
+      );
+      // A revoked task may still be running: its run ends whenever it does, and nobody waits for it.
+      end = await Promise.race([ran, givenUp]);
     } finally {
       stopTimers();
       served.release();
@@ -362,6 +369,19 @@ export class FleetRuntime {
     const durationMs = performance.now() - started;
     this.reportCacheStats(cache, endpoint, { taskId, phone, task: options.task, warmStart, evictionsBefore, durationMs });
     this.registry.releaseCache(cache);
+    // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
+    let thrown: Error | null = null;
+    let outcome: TaskOutcome;
+    if (end.kind === 'ended') outcome = end.outcome;
+    else {
+      thrown = end.kind === 'revoked' ? end.error : this.lostRun(end.error, served, { taskId, phone, task: options.task }, budget.crash > 0);
+      if (thrown instanceof RequeueTask) {
+        budget.crash--;
+        this.reporter.emit('task:retry', { taskId, account: phone, task: options.task, durationMs, error: serializeError(thrown.cause), retriesLeft: budget.crash });
+        throw thrown;
+      }
+      outcome = { ok: false, error: serializeError(thrown) };
+    }
     if (outcome.ok) {
       this.reporter.emit('task:end', { taskId, account: phone, task: options.task, durationMs });
       return outcome.value;
@@ -371,14 +391,41 @@ export class FleetRuntime {
       // The client reports the wait on the channel as soon as it sees it; this covers a bare client.
       if (!endpoint.counters.floodReported) this.flood.coolDown(phone, error.seconds, error.errorMessage ?? error.name);
       // In fail mode the account's queued tasks fail during a cooldown, so a retry would only fail the same way.
-      if (retriesLeft > 0 && this.config.flood.onCooldown === 'wait' && options.signal?.aborted !== true && this.closing === null) {
-        this.reporter.emit('task:retry', { taskId, account: phone, task: options.task, durationMs, error, retriesLeft: retriesLeft - 1 });
+      if (budget.flood > 0 && this.config.flood.onCooldown === 'wait' && options.signal?.aborted !== true && this.closing === null) {
+        budget.flood--;
+        this.reporter.emit('task:retry', { taskId, account: phone, task: options.task, durationMs, error, retriesLeft: budget.flood });
+        // The scheduler puts it back at the front of the account's queue, where the cooldown holds it.
         throw new RequeueTask(`task ${taskId} waits out a FLOOD_WAIT and runs again`);
       }
     }
     this.revoked.noteFailure(phone, error);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
-    throw lost ?? new RemoteTaskError(error);
+    throw thrown ?? new RemoteTaskError(error);
+  }
+
+  /**
+   * What a run the pool ended means for its task: the pool was shutting down, the task's
+   * arguments could not cross threads, or its worker died. Only the task that killed the worker
+   * fails as its crash; another task on it runs again (a RequeueTask, its cause saying why) when
+   * it had changed nothing on Telegram, and otherwise fails saying it was collateral.
+   */
+  private lostRun(error: Error, served: ServedTask, task: { taskId: string; phone: string; task: string }, mayRetry: boolean): Error {
+    const { taskId, phone } = task;
+    if (this.destroyingPool) {
+      return new RuntimeClosedError(`the runtime shut down while task ${taskId} (${task.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`);
+    }
+    if (error.name === 'DataCloneError') return new TypeError(`task ${taskId} (${task.task}): its arguments and its result must be plain data that can cross threads: ${error.message}`);
+    const death = served.threadId === null ? undefined : this.pool.death(served.threadId);
+    const detail = death?.reason == null ? error.message : `${error.message} (${death.reason})`;
+    const guilty = death === undefined || death.culprit === served.binding || (death.culprit === null && death.residents <= 1);
+    if (guilty) return new WorkerCrashedError(`the worker running task ${taskId} (${task.task}) of account ${phone} died: ${detail}`);
+    const collateral = `task ${taskId} (${task.task}) of account ${phone} lost its worker to another task: ${detail}`;
+    if (served.firstWrite !== null) {
+      return new WorkerCrashedError(`${collateral}; it had already called ${served.firstWrite}, which changes something on Telegram, so it is not run again`, { collateral: true });
+    }
+    if (this.closing !== null) return new WorkerCrashedError(`${collateral}; the runtime is shutting down, so it is not run again`, { collateral: true });
+    if (!mayRetry) return new WorkerCrashedError(`${collateral}; it had already run ${CRASH_RETRIES + 1} times and lost its worker each time`, { collateral: true });
+    return new RequeueTask(`${collateral}; it had changed nothing on Telegram, so it runs again on a live worker`, { cause: new WorkerCrashedError(collateral, { collateral: true }) });
   }
 
   private openConnection(account: string): MessagePort {
@@ -386,22 +433,45 @@ export class FleetRuntime {
     return this.connectionGate === undefined ? connect() : this.connectionGate.open(account, connect);
   }
 
-  /** Wires the caller's signal and the task timeout to a cooperative abort of the running task. */
-  private armAbort(taskId: string, served: ServedTask, endpoint: AccountEndpoint, options: RunOptions): () => void {
+  /**
+   * Wires the caller's signal and the task timeout to a cooperative abort of the running task, and
+   * bounds the abort: a task still running runtime.abort_grace after it is given up on (`giveUp`
+   * settles its caller and frees its account), revoked so it can no longer act as its account,
+   * and its worker replaced when the task keeps that worker's event loop from even seeing the abort.
+   */
+  private armAbort(taskId: string, served: ServedTask, endpoint: AccountEndpoint, options: RunOptions, giveUp: (error: Error) => void): () => void {
+    const graceMs = this.config.runtime.abortGraceMs;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const revoke = (reason: string, cause: AbortCause): void => {
+      const phone = endpoint.account;
+      served.revoke(`${reason}, and it did not stop within ${graceMs} ms of its abort (runtime.abort_grace)`);
+      if (!served.abortSeen && served.threadId !== null) {
+        this.pool.replaceWorker(served.threadId, served.binding, `task ${taskId} of account ${phone} kept the worker's event loop busy for ${graceMs} ms after its abort, so the worker was stopped`);
+      }
+      giveUp(
+        cause === 'shutdown'
+          ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
+          : cause === 'caller'
+            ? ((options.signal?.reason as Error | undefined) ?? abortError(reason))
+            : abortError(`${reason}, and it did not stop within ${graceMs} ms of its abort: it was revoked`),
+      );
+    };
     let aborted = false;
-    const abort = (reason: string): void => {
+    const abort = (reason: string, cause: AbortCause): void => {
       if (aborted) return;
       aborted = true;
       served.abort(reason);
       endpoint.cancel(reason);
+      graceTimer = setTimeout(() => revoke(reason, cause), graceMs);
     };
     this.running.set(taskId, { abort });
-    const stopListening = options.signal === undefined ? undefined : onAbort(options.signal, () => abort('the caller aborted the task'));
+    const stopListening = options.signal === undefined ? undefined : onAbort(options.signal, () => abort('the caller aborted the task', 'caller'));
     const timeoutMs = options.timeoutMs ?? this.config.runtime.taskTimeoutMs;
-    const timer = timeoutMs > 0 ? setTimeout(() => abort(`the task ran longer than its ${timeoutMs} ms timeout`), timeoutMs) : undefined;
+    const timer = timeoutMs > 0 ? setTimeout(() => abort(`the task ran longer than its ${timeoutMs} ms timeout`, 'timeout'), timeoutMs) : undefined;
     return () => {
       stopListening?.();
       clearTimeout(timer);
+      clearTimeout(graceTimer);
     };
   }
 

@@ -1,9 +1,11 @@
+import type { ChannelClient } from '../channel/channel-client.js';
 import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
 import type { WorkerLink } from '../channel/worker-link.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
 import { clientForTask } from './telegram-clients.js';
+import { runInTask } from './task-scope.js';
 
 const loggers = new Map<string, Logger>();
 
@@ -43,7 +45,12 @@ async function loadTask(moduleUrl: string): Promise<TaskFunction> {
  */
 export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<WorkerReply> {
   const channel = link.open(payload.binding);
-  let outcome: TaskOutcome;
+  const outcome = await runInTask({ binding: payload.binding, channel }, () => outcomeOf(payload, channel));
+  await channel.finish(outcome);
+  return 'ended';
+}
+
+async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<TaskOutcome> {
   try {
     const task = taskFunctions.get(payload.taskModule) ?? (await loadTask(payload.taskModule));
     const client = await clientForTask(payload, channel);
@@ -63,10 +70,8 @@ export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<W
         return channel.signal;
       },
     };
-    outcome = { ok: true, value: await task(context) };
+    return { ok: true, value: await Promise.race([task(context), channel.revoked()]) };
   } catch (error) {
-    outcome = { ok: false, error: serializeError(error) };
+    return { ok: false, error: serializeError(error) };
   }
-  await channel.finish(outcome);
-  return 'ended';
 }

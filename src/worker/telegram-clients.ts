@@ -5,6 +5,8 @@ import { CachedTelegramClient, type TaskClient } from '../telegram/cached-client
 import { connectLiveClient } from '../telegram/live/live-client.js';
 import { createSimulatedClient } from '../telegram/simulated/simulated-sender.js';
 import { portTransport } from '../telegram/simulated/transport.js';
+import { guardTaskCalls } from './task-calls.js';
+import { outsideTask } from './task-scope.js';
 
 export type { TaskClient };
 
@@ -16,11 +18,13 @@ export type { TaskClient };
 const clients = new Map<string, Promise<TelegramClient>>();
 
 async function connect(payload: TaskPayload, cache: AccountCache, onBroken: () => void): Promise<TelegramClient> {
-  if (payload.telegram.mode !== 'simulated') {
-    return connectLiveClient(payload.account, { dcAddress: payload.telegram.dcAddress, callTimeoutMs: payload.telegram.callTimeoutMs, onBroken });
-  }
-  const port = await cache.openTelegramConnection();
-  return createSimulatedClient(portTransport(port));
+  const { telegram, account } = payload;
+  const simulated = telegram.mode === 'simulated';
+  const client = simulated
+    ? await createSimulatedClient(portTransport(await cache.openTelegramConnection()))
+    : await connectLiveClient(account, { dcAddress: telegram.dcAddress, callTimeoutMs: telegram.callTimeoutMs, onBroken });
+  guardTaskCalls(client, { account: account.phone, callTimeoutMs: simulated ? telegram.callTimeoutMs : null });
+  return client;
 }
 
 function accountClient(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
@@ -31,7 +35,8 @@ function accountClient(payload: TaskPayload, cache: AccountCache): Promise<Teleg
     const forget = (): void => {
       if (clients.get(phone) === client) clients.delete(phone);
     };
-    client = connect(payload, cache, forget);
+    // The client outlives this task: its timers and reconnects must not run as this task.
+    client = outsideTask(() => connect(payload, cache, forget));
     clients.set(phone, client);
     // A failed connection is not cached: the account's next task tries again.
     client.catch(forget);

@@ -58,6 +58,8 @@ export class LoopbackDc {
   private readonly byAccount = new Map<string, AccountKey>();
   private readonly sessions = new Map<string, Set<bigint>>();
   private readonly connections = new Set<MtprotoConnection>();
+  /** AUTH_KEY_DUPLICATED answers by account: the moments its key was in use on two connections at once. */
+  private readonly duplicatesByAccount = new Map<string, number>();
   private readonly msgIds = new MessageIds();
   private readonly context: DcContext;
 
@@ -87,6 +89,17 @@ export class LoopbackDc {
     let count = 0;
     for (const connection of this.connections) if (connection.account === account) count++;
     return count;
+  }
+
+  /** Per account: its open connections now, and how often its key was answered AUTH_KEY_DUPLICATED. */
+  accountConnections(): Record<string, { open: number; duplicateAuthKeys: number }> {
+    const stats: Record<string, { open: number; duplicateAuthKeys: number }> = {};
+    for (const account of this.byAccount.keys()) stats[account] = { open: 0, duplicateAuthKeys: this.duplicatesByAccount.get(account) ?? 0 };
+    for (const connection of this.connections) {
+      const entry = connection.account === undefined ? undefined : stats[connection.account];
+      if (entry !== undefined) entry.open++;
+    }
+    return stats;
   }
 
   async start(): Promise<this> {
@@ -182,6 +195,8 @@ export class LoopbackDc {
   private async claimKey(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<boolean> {
     if (!this.rival(connection, account, sessionId)) return true;
     for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
-    return !this.rival(connection, account, sessionId);
+    if (!this.rival(connection, account, sessionId)) return true;
+    this.duplicatesByAccount.set(account, (this.duplicatesByAccount.get(account) ?? 0) + 1);
+    return false;
   }
 }

@@ -25,6 +25,14 @@ const INIT_CONNECTION = 0xc1cd5ea9;
 const INVOKE_AFTER_MSG = 0xcb9f372d;
 const INVOKE_WITHOUT_UPDATES = 0xbf9459b7;
 const HELP_GET_CONFIG = 0xc4f9186b;
+const GET_FUTURE_SALTS = 0xb921bd04;
+const FUTURE_SALTS = 0xae500895;
+const MSGS_STATE_REQ = 0xda69fb52;
+const MSGS_STATE_INFO = 0x04deb57d;
+/** msgs_state_info's "received": the server has the message (and answers it, or has). */
+const STATE_RECEIVED = 4;
+/** How long the one salt future_salts lists is said to be valid: it changes only when the data centre restarts. */
+const SALT_VALIDITY_SECONDS = 3600;
 const BAD_SALT_CODE = 48;
 /** Results larger than this go back gzip_packed, as Telegram sends large answers. */
 const GZIP_RESULTS_OVER_BYTES = 1024;
@@ -93,6 +101,19 @@ function tlBytes(data: Buffer): Buffer {
   const header = data.length < 254 ? Buffer.from([data.length]) : Buffer.from([254, data.length & 0xff, (data.length >> 8) & 0xff, (data.length >> 16) & 0xff]);
   const padding = (4 - ((header.length + data.length) % 4)) % 4;
   return Buffer.concat([header, data, Buffer.alloc(padding)]);
+}
+
+/**
+ * msgs_state_info: every message asked about is "received". Each request this server reads is
+ * answered, so a client's pending call is only waiting for its reply.
+ */
+function msgsStateInfo(msgId: bigint, request: Buffer): Buffer {
+  // msgs_state_req msg_ids:Vector<long>: constructor, vector constructor, count.
+  const count = request.readInt32LE(8);
+  const header = Buffer.alloc(12);
+  header.writeUInt32LE(MSGS_STATE_INFO, 0);
+  header.writeBigInt64LE(BigInt.asIntN(64, msgId), 4);
+  return Buffer.concat([header.subarray(0, 12), tlBytes(Buffer.alloc(count, STATE_RECEIVED))]);
 }
 
 /** The request inside invokeWithLayer / initConnection / invokeAfterMsg / invokeWithoutUpdates wrappers. */
@@ -288,9 +309,30 @@ export class MtprotoConnection {
         if (id === PING_DELAY_DISCONNECT) this.armDisconnect(body.readInt32LE(12));
         return;
       }
+      case GET_FUTURE_SALTS:
+        this.send({ body: this.futureSalts(msgId), contentRelated: true });
+        return;
+      case MSGS_STATE_REQ:
+        this.send({ body: msgsStateInfo(msgId, body), contentRelated: true });
+        return;
       default:
         void this.rpc(owner, msgId, body);
     }
+  }
+
+  /** future_salts: the current salt, the only one there is (mtcute asks for them as it starts). */
+  private futureSalts(msgId: bigint): Buffer {
+    const now = Math.floor(Date.now() / 1000);
+    const body = Buffer.alloc(4 + 8 + 4 + 4 + 16);
+    body.writeUInt32LE(FUTURE_SALTS, 0);
+    body.writeBigInt64LE(BigInt.asIntN(64, msgId), 4);
+    body.writeInt32LE(now, 12);
+    // A bare vector of bare future_salt: count, then valid_since, valid_until, salt.
+    body.writeInt32LE(1, 16);
+    body.writeInt32LE(now - SALT_VALIDITY_SECONDS, 20);
+    body.writeInt32LE(now + SALT_VALIDITY_SECONDS, 24);
+    body.writeBigInt64LE(BigInt.asIntN(64, this.dc.salt), 28);
+    return body;
   }
 
   /** ping_delay_disconnect: the server closes the connection if no ping comes within the delay. */
