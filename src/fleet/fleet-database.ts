@@ -35,9 +35,7 @@ export function fleetNames(schema: string): FleetNames {
  * would race on CREATE TABLE, so creation runs under a transaction advisory lock.
  */
 export async function ensureFleetTables(db: Pool, names: FleetNames): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [names.lockNamespace, SETUP_LOCK]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${names.schema}"`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.table('host')} (
@@ -55,28 +53,31 @@ export async function ensureFleetTables(db: Pool, names: FleetNames): Promise<vo
     await client.query(`CREATE INDEX IF NOT EXISTS fleet_completion_task ON ${names.table('completion')} (task_id)`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.table('connection')} (
       id bigserial PRIMARY KEY, account text NOT NULL, host_id text NOT NULL, opened_at timestamptz NOT NULL, closed_at timestamptz)`);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
-/** Runs `work` in a transaction on one pooled connection. */
+/**
+ * Runs `work` in a transaction on one pooled connection. The server may end the connection while
+ * it is checked out (idle_in_transaction_session_timeout, after the host froze): the failed query
+ * reports that, and the connection is thrown away rather than returned to the pool.
+ */
 export async function inTransaction<T>(db: Pool, work: (client: ClientBase) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  const reportedByTheQuery = (): void => undefined;
+  client.on('error', reportedByTheQuery);
+  let failed = false;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    failed = true;
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', reportedByTheQuery);
+    client.release(failed);
   }
 }
 

@@ -61,7 +61,18 @@ export class FleetQueue {
   /** Connects, creates the fleet's tables and the shard queues that are missing. */
   static async open(config: FleetHostsConfig, options: { role: 'host' | 'client'; applicationName: string }): Promise<FleetQueue> {
     const names = fleetNames(config.schema);
-    const db = new pg.Pool({ connectionString: connectionUrl(config.databaseUrl), max: 4, application_name: options.applicationName.slice(0, 63), connectionTimeoutMillis: 5000 });
+    // A host frozen inside one of its transactions (a completion) would hold the job's row lock
+    // until it wakes, and the next owner of its shards would wait on it (putting the frozen host's
+    // tasks back deletes their rows). The server ends such a transaction after lock_timeout, when
+    // the host's lease is over anyway. pg-boss's own statements run alone, never in an open transaction.
+    const idle_in_transaction_session_timeout = config.lockTimeoutMs;
+    const db = new pg.Pool({
+      connectionString: connectionUrl(config.databaseUrl),
+      max: 4,
+      application_name: options.applicationName.slice(0, 63),
+      connectionTimeoutMillis: 5000,
+      idle_in_transaction_session_timeout,
+    });
     db.on('error', () => undefined);
     const boss = new PgBoss({
       connectionString: connectionUrl(config.databaseUrl),
