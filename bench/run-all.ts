@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { variantProgress } from '../src/cli/progress.js';
 import { formatTable as formatBenchTable, type BenchRun } from './harness.js';
@@ -70,6 +70,9 @@ async function main(): Promise<void> {
         ),
     '',
   ];
+  // The durable store's section comes from its own benchmark (bench/store.bench.ts), kept as it last ran.
+  const storeSection = join(resultsDir, 'store.md');
+  if (existsSync(storeSection)) lines.push(readFileSync(storeSection, 'utf8'), '');
   writeFileSync(join(root, 'bench', 'RESULTS.md'), lines.filter((line, index, all) => !(line === '' && all[index - 1] === '')).join('\n'));
   log(`wrote bench/RESULTS.md and bench/results/`);
 }
