@@ -47,6 +47,19 @@ const DEFAULT_CACHE: CacheConfig = {
   usernameTtlMs: 28_800_000,
   negativeTtlMs: 300_000,
   leaseTimeoutMs: 30_000,
+  store: {
+    driver: 'none',
+    sqlitePath: 'tgfleet-cache.sqlite',
+    postgresUrl: 'postgres://127.0.0.1:5432/test',
+    postgresTable: 'tgfleet_cache',
+    redisUrl: 'redis://127.0.0.1:6379',
+    redisPrefix: 'tgfleet:cache:',
+    writeIntervalMs: 1000,
+    maxQueue: 100_000,
+    maxAgeMs: 30 * 86_400_000,
+    maxEntries: 10_000_000,
+    cleanupIntervalMs: 600_000,
+  },
 };
 
 describe('defaults', () => {

@@ -21,6 +21,8 @@ async function runShipped(mode: FleetConfig['telegram']['mode']): Promise<ModeRu
   // At the shipped time scale an unoccupied username's 300 s are 3 real seconds, shorter than the run:
   // how many such entries expire would depend on how busy the machine is, not on the mode.
   config.cache.negativeTtlMs = config.cache.entityTtlMs;
+  // Both modes start cold: the shipped store would hand the first run's entries to the second.
+  config.cache.store.driver = 'none';
   const runtime = await FleetRuntime.start({ config });
   try {
     const universe = simulatedUniverse(runtime.world!, config.workload, runtime.accounts);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
@@ -21,7 +21,11 @@ test("the README's embedding example runs as written against the built package",
   const file = `${dir}/readme-example.mts`;
   writeFileSync(file, readmeExample());
 
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: root, timeout: 60_000 });
+  // A working folder of its own with the shipped config: the cache store file it writes starts empty, as a reader's first run does.
+  const cwd = mkdtempSync(`${dir}/run-`);
+  copyFileSync(`${root}config.yaml`, `${cwd}/config.yaml`);
+
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd, timeout: 60_000 }).finally(() => rmSync(cwd, { recursive: true, force: true }));
 
   const statsLines = stdout.split('\n').filter((line) => / hits, \d+ misses/.test(line));
   expect(statsLines).toHaveLength(2);

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { Api, errors, helpers, type TelegramClient } from 'telegram';
@@ -5,6 +6,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulatedClient } from '../src/telegram/simulated/simulated-sender.js';
 import { SimulatedTelegram, type SimulatedTelegramOptions } from '../src/telegram/simulated/simulated-telegram.js';
 import { portTransport, TransportClosedError } from '../src/telegram/simulated/transport.js';
+
+/**
+ * Counts the timers created from now on that are still pending. A timer's destroy hook runs in
+ * the turn after it fired or was cleared, so `live` lets two turns pass before it counts.
+ */
+function watchTimers(): { live(): Promise<number>; stop(): void } {
+  const pending = new Set<number>();
+  const hook = createHook({
+    init: (id, type) => {
+      if (type === 'Timeout') pending.add(id);
+    },
+    destroy: (id) => pending.delete(id),
+  }).enable();
+  return {
+    live: async () => {
+      for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+      return pending.size;
+    },
+    stop: () => hook.disable(),
+  };
+}
 import { createWorld, isValidUsername, type WorldOptions } from '../src/telegram/simulated/world.js';
 
 const ALICE = '+15550000001';
@@ -278,14 +300,19 @@ describe('simulated Telegram behind a real GramJS client', () => {
 
   it.each(['disconnect', 'destroy'] as const)('leaves no timer behind after %s, and refuses calls afterwards', async (end) => {
     const { world, clientFor } = setup({}, { latencyMs: 1, timeScale: 1 });
-    const timersBefore = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const alice = await clientFor(ALICE);
-    await alice.getEntity(world.users[0]!.baseUsername);
+    // Only this test's own timers count: one left pending by an earlier test may fire at any moment.
+    const timers = watchTimers();
+    try {
+      const alice = await clientFor(ALICE);
+      await alice.getEntity(world.users[0]!.baseUsername);
 
-    await alice[end]();
+      await alice[end]();
 
-    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length).toBe(timersBefore);
-    await expect(alice.getMe()).rejects.toThrow(/disconnected/);
+      expect(await timers.live()).toBe(0);
+      await expect(alice.getMe()).rejects.toThrow(/disconnected/);
+    } finally {
+      timers.stop();
+    }
   });
 });
 

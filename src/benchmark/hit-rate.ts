@@ -199,6 +199,8 @@ export async function runHitRateBenchmark(options: HitRateOptions): Promise<HitR
     options.onVariant?.(variant.name);
     const config: FleetConfig = structuredClone(base);
     config.workload = workloadConfig;
+    // Every variant starts cold: a durable store would carry one variant's entries into the next.
+    config.cache.store.driver = 'none';
     variant.configure(config);
     const runtime = await FleetRuntime.start({ config, logger: silentLogger, entityCache: variant.entityCache });
     try {

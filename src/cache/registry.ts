@@ -1,11 +1,17 @@
 import { loadConfig, type CacheConfig } from '../config/config.js';
 import type { CacheLogger } from '../telemetry/logger.js';
+import { DurableTelegramCache, type DurableCacheOptions } from './store/durable-cache.js';
+import { openStore } from './store/open-store.js';
 import { TelegramCache, TelegramCacheScope, type Clock, type TelegramCacheOptions } from './telegram-cache.js';
 
 export interface TelegramCacheRegistryOptions {
   clock?: Clock;
   logger?: CacheLogger;
   onEvict?: TelegramCacheOptions['onEvict'];
+  /** Real ms per ms of `clock`, so the durable store keeps wall-clock times (see DurableCacheOptions). */
+  timeScale?: number;
+  /** Which values are negative entries, written through to the store at once. */
+  isNegative?: DurableCacheOptions['isNegative'];
 }
 
 /**
@@ -39,18 +45,19 @@ export class TelegramCacheRegistry {
     if (this.scope === TelegramCacheScope.TASK) {
       return new TelegramCache({ ...common, scope: TelegramCacheScope.TASK, taskId, maxSize: this.config.taskMaxSize, policy: this.config.policy });
     }
-    this.processCache ??= new TelegramCache({
-      ...common,
-      scope: TelegramCacheScope.PROCESS,
-      taskId: null,
-      maxSize: this.config.processMaxSize,
-      maxBytes: this.config.processMaxBytes,
-      policy: this.config.policy,
-      perAccountMaxEntries: this.config.perAccountMaxEntries,
-      enableBackgroundCleanup: true,
-      cleanupIntervalMs: this.config.cleanupIntervalMs,
-    });
+    this.processCache ??= this.createProcessCache(common);
     return this.processCache;
+  }
+
+  /**
+   * Resolves once the process cache is ready to serve: at once without a store; with one, when
+   * the store is open and each account's entries are back in memory, so the first tasks after a
+   * restart find them there.
+   */
+  async ready(): Promise<void> {
+    if (this.scope !== TelegramCacheScope.PROCESS || this.closed) return;
+    const cache = this.getCache();
+    if (cache instanceof DurableTelegramCache) await cache.ready;
   }
 
   /** Task scope: the cache is cleared and dropped. Process scope: entries and stats stay for the next task. */
@@ -69,15 +76,46 @@ export class TelegramCacheRegistry {
     return this.closed;
   }
 
-  /** Stops background cleanup and clears the process cache, so a long-lived host does not hold memory. Safe to call twice. */
-  shutdown(): void {
+  /**
+   * Stops background cleanup and clears the process cache, so a long-lived host does not hold
+   * memory. A durable store gets the writes still queued first and is closed; the promise
+   * settles when it is. Safe to call twice.
+   */
+  async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.processCache !== null) {
-      this.processCache.shutdown();
-      this.processCache.clear();
-      this.processCache = null;
-    }
+    const cache = this.processCache;
+    if (cache === null) return;
+    this.processCache = null;
+    if (cache instanceof DurableTelegramCache) await cache.close();
+    else cache.shutdown();
+    cache.clear();
+  }
+
+  private createProcessCache(common: Pick<TelegramCacheOptions, 'defaultTtlMs' | 'clock' | 'logger' | 'onEvict'>): TelegramCache {
+    const options: TelegramCacheOptions = {
+      ...common,
+      scope: TelegramCacheScope.PROCESS,
+      taskId: null,
+      maxSize: this.config.processMaxSize,
+      maxBytes: this.config.processMaxBytes,
+      policy: this.config.policy,
+      perAccountMaxEntries: this.config.perAccountMaxEntries,
+      enableBackgroundCleanup: true,
+      cleanupIntervalMs: this.config.cleanupIntervalMs,
+    };
+    const store = this.config.store;
+    if (store.driver === 'none') return new TelegramCache(options);
+    return new DurableTelegramCache({
+      ...options,
+      store: openStore(store, this.options.logger),
+      writeIntervalMs: store.writeIntervalMs,
+      maxQueue: store.maxQueue,
+      bounds: { maxAgeMs: store.maxAgeMs, maxEntries: store.maxEntries },
+      storeCleanupIntervalMs: store.cleanupIntervalMs,
+      ...(this.options.timeScale !== undefined && { timeScale: this.options.timeScale }),
+      ...(this.options.isNegative && { isNegative: this.options.isNegative }),
+    });
   }
 }
 
@@ -99,6 +137,6 @@ export function getCacheRegistry(): TelegramCacheRegistry {
  * config again. Tests use it to switch scopes; a host may use it after reloading its config.
  */
 export function resetCacheRegistry(replacement: TelegramCacheRegistry | null = null): void {
-  globalRegistry?.shutdown();
+  void globalRegistry?.shutdown();
   globalRegistry = replacement;
 }

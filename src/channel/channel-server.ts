@@ -269,13 +269,20 @@ export class ChannelServer {
     if (replies.length > 0) this.post(replies);
   }
 
+  /** A read memory answered goes back with the batch; one the durable store answers, when it has. */
+  private value(result: unknown, now: Answer, id: number): void {
+    if (!(result instanceof Promise)) return now(REPLY.ok, result);
+    const later = this.answerLater(id);
+    result.then((value: unknown) => later(REPLY.ok, value), (error: unknown) => later(REPLY.error, serializeError(error)));
+  }
+
   private call(task: ServedTask, code: number, a: unknown, b: unknown, c: unknown, now: Answer, id: number): void {
     const api = task.api;
     switch (code) {
       case CALL.get:
-        return now(REPLY.ok, api.get(a as string));
+        return this.value(api.get(a as string), now, id);
       case CALL.getMany:
-        return now(REPLY.ok, api.getMany(a as string[]));
+        return this.value(api.getMany(a as string[]), now, id);
       case CALL.set:
         api.set(a as string, b, c as number | undefined);
         return now(REPLY.ok, undefined);

@@ -34,9 +34,10 @@ export type LookupResult = { hit: true; value: CacheValue } | { hit: false; lead
  * whatever keys it tries.
  */
 export interface AccountCacheApi {
-  get(key: string): CacheValue | undefined;
+  /** A promise when a miss in memory is looked up in the durable store. */
+  get(key: string): CacheValue | undefined | Promise<CacheValue | undefined>;
   /** One round trip for many keys; the answer is aligned with `keys`, `undefined` for a miss. */
-  getMany(keys: string[]): (CacheValue | undefined)[];
+  getMany(keys: string[]): (CacheValue | undefined)[] | Promise<(CacheValue | undefined)[]>;
   set(key: string, value: CacheValue, ttlMs?: number): void;
   setMany(entries: CacheWrite[]): void;
   /** Drops entries Telegram said are no longer valid; returns how many existed. */

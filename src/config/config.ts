@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { CacheStoreConfig } from '../cache/store/store-config.js';
 import type { CachePolicy, TelegramCacheScope } from '../cache/telegram-cache.js';
 import { redactSecrets, SECRET_FIELDS, type LogLevel } from '../telemetry/logger.js';
 import { configSchema, describeRange, rangeOf, type LiveAccountConfig, type RawConfig } from './schema.js';
@@ -24,6 +25,7 @@ export interface CacheConfig {
   usernameTtlMs: number;
   negativeTtlMs: number;
   leaseTimeoutMs: number;
+  store: CacheStoreConfig;
 }
 
 export interface RuntimeConfig {
@@ -193,6 +195,19 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       usernameTtlMs: ms(cache.ttl.username),
       negativeTtlMs: ms(cache.ttl.negative),
       leaseTimeoutMs: ms(cache.lease_timeout),
+      store: {
+        driver: cache.store.driver,
+        sqlitePath: cache.store.sqlite.path,
+        postgresUrl: cache.store.postgres.url,
+        postgresTable: cache.store.postgres.table,
+        redisUrl: cache.store.redis.url,
+        redisPrefix: cache.store.redis.prefix,
+        writeIntervalMs: ms(cache.store.write_interval),
+        maxQueue: cache.store.max_queue,
+        maxAgeMs: ms(cache.store.max_age),
+        maxEntries: cache.store.max_entries,
+        cleanupIntervalMs: ms(cache.store.cleanup_interval),
+      },
     },
     runtime: {
       workers: runtime.workers,

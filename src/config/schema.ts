@@ -137,6 +137,39 @@ const fleetSection = z
     path: ['takeover_grace'],
   });
 
+/** A Redis URL without a password: one belongs in REDIS_PASSWORD, never in config.yaml or the logs. */
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// URL, e.g. "redis://127.0.0.1:6379"')
+  .refine((url) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(url), 'no password in the URL: give it in REDIS_PASSWORD');
+
+const DAY = 86_400;
+
+/** `cache.store`: the durable tier under the process cache (docs/CONFIGURATION.md). */
+const storeSection = z
+  .object({
+    driver: z.enum(['none', 'sqlite', 'postgres', 'redis']).default('none'),
+    sqlite: z.object({ path: z.string().min(1).default('tgfleet-cache.sqlite') }).prefault({}),
+    postgres: z
+      .object({
+        url: databaseUrl.default('postgres://127.0.0.1:5432/test'),
+        table: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _').default('tgfleet_cache'),
+      })
+      .prefault({}),
+    redis: z
+      .object({
+        url: redisUrl.default('redis://127.0.0.1:6379'),
+        prefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1 to 64 of A-Za-z0-9 : _ . -').default('tgfleet:cache:'),
+      })
+      .prefault({}),
+    write_interval: between(0.01, 60, 's').default(1),
+    max_queue: whole(100, 10_000_000).default(100_000),
+    max_age: between(60, 3650 * DAY, 's').default(30 * DAY),
+    max_entries: whole(1000, 1_000_000_000).default(10_000_000),
+    cleanup_interval: between(1, DAY, 's').default(600),
+  })
+  .prefault({});
+
 export const configSchema = z.object({
   cache: z
     .object({
@@ -155,6 +188,11 @@ export const configSchema = z.object({
         .object({ entity: ttlSeconds().default(86_400), username: ttlSeconds().default(8 * 3600), negative: ttlSeconds().default(300) })
         .prefault({}),
       lease_timeout: timerSeconds(0, true).default(30),
+      store: storeSection,
+    })
+    .refine((cache) => cache.store.driver === 'none' || cache.scope === 'process', {
+      message: 'a cache store lies under the process cache: set cache.scope to process, or cache.store.driver to none',
+      path: ['store', 'driver'],
     })
     .prefault({}),
   runtime: z

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { transfer } from 'comlink';
+import { readThrough } from '../cache/store/durable-cache.js';
 import type { TelegramCache } from '../cache/telegram-cache.js';
 import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult } from '../channel/protocol.js';
 import type { SerializedError } from '../channel/remote-error.js';
@@ -54,12 +55,14 @@ export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
     this.flight = cache.scope === 'process' ? account : `${account}\u0000${taskId}`;
   }
 
-  get(key: string): CacheValue | undefined {
-    return this.read(key);
+  get(key: string): CacheValue | undefined | Promise<CacheValue | undefined> {
+    const stored = readThrough(this.cache, this.account, [key]);
+    return stored === undefined ? this.read(key) : stored.then(() => this.read(key));
   }
 
-  getMany(keys: string[]): (CacheValue | undefined)[] {
-    return keys.map((key) => this.read(key));
+  getMany(keys: string[]): (CacheValue | undefined)[] | Promise<(CacheValue | undefined)[]> {
+    const stored = readThrough(this.cache, this.account, keys);
+    return stored === undefined ? keys.map((key) => this.read(key)) : stored.then(() => keys.map((key) => this.read(key)));
   }
 
   set(key: string, value: CacheValue, ttlMs?: number): void {
@@ -84,6 +87,11 @@ export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
    * leader's miss costs one round trip fewer; a permit that never comes ends the lead.
    */
   lookup(key: string, withResolvePermit = false): LookupResult | Promise<LookupResult> {
+    const stored = readThrough(this.cache, this.account, [key]);
+    return stored === undefined ? this.lookupInMemory(key, withResolvePermit) : stored.then(() => this.lookupInMemory(key, withResolvePermit));
+  }
+
+  private lookupInMemory(key: string, withResolvePermit: boolean): LookupResult | Promise<LookupResult> {
     if (this.stopped !== null) return Promise.reject(this.stopReason());
     const result = this.services.singleFlight.lookup(this.flight, key, this.taskId, () => this.cache.lookupUncounted(this.account, key), this);
     if (result instanceof Promise) return result.then((settled) => this.counted(settled));

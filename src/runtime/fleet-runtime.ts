@@ -6,6 +6,7 @@ import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/pr
 import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
 import { WorkerCrashedError } from '../channel/task-errors.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
+import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
@@ -127,6 +128,8 @@ export class FleetRuntime {
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
+      timeScale: fleet.timeScale,
+      isNegative: isMissingUsernameValue,
       logger: logger.child({ component: 'cache' }),
       onEvict: (account, key, reason) => {
         if (this.reporter.listenerCount('cache:eviction') > 0) this.reporter.emit('cache:eviction', { account, key, reason });
@@ -177,7 +180,9 @@ export class FleetRuntime {
       throw error;
     }
     logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
-    return new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
+    const runtime = new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
+    await runtime.registry.ready();
+    return runtime;
   }
 
   /** The phone numbers of the accounts this runtime serves. */
@@ -282,7 +287,7 @@ export class FleetRuntime {
         await this.scheduler.whenIdle();
       }
     }
-    this.registry.shutdown();
+    await this.registry.shutdown();
     await this.pool.disconnectClients(DISCONNECT_TIMEOUT_MS);
     this.destroyingPool = true;
     await this.pool.destroy();

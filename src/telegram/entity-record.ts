@@ -56,6 +56,11 @@ export function packMissingUsername(record: MissingUsernameRecord): string {
   return [MISSING_TAG, record.missing, String(record.updated)].join(SEPARATOR);
 }
 
+/** Whether a cache value is a packed missing-username record, without unpacking it. */
+export function isMissingUsernameValue(value: unknown): boolean {
+  return typeof value === 'string' && value.startsWith(MISSING_TAG + SEPARATOR);
+}
+
 /** The fields of a packed value, up to `count`, the last one running to the end. */
 function fields(packed: string, count: number): string[] {
   const out: string[] = [];

@@ -1,0 +1,217 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CacheStore, StoreWrite } from '../src/cache/store/cache-store.js';
+import { encodeValue } from '../src/cache/store/entry-codec.js';
+import { PostgresStore } from '../src/cache/store/postgres-store.js';
+import { RedisStore } from '../src/cache/store/redis-store.js';
+import { SqliteStore } from '../src/cache/store/sqlite-store.js';
+import { loadConfig, type FleetConfig } from '../src/config/config.js';
+import { formatTable } from '../src/format/table.js';
+import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
+import { runWorkload } from '../src/workload/fleet-job.js';
+import { simulatedUniverse } from '../src/workload/universe.js';
+import { generateWorkload } from '../src/workload/workload.js';
+import { isMain, quickFromEnv, repositoryRoot } from './bench-env.js';
+import { sampleRecords } from './sample-records.js';
+
+/*
+ * The durable store's benchmarks: the restart storm (the shipped workload, stopped and started
+ * again, with and without the store), what the SQLite store costs in tasks per second, and how
+ * long one batched read takes on each driver. Every figure is min / median / max of several
+ * repetitions in this one run.
+ */
+
+const COMMAND = 'npm run build && node dist/bench/store.bench.js';
+
+interface Spread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: sorted[0] ?? NaN, median: sorted[Math.floor(sorted.length / 2)] ?? NaN, max: sorted[sorted.length - 1] ?? NaN };
+}
+
+const show = (value: Spread, digits = 1): string => `${value.min.toFixed(digits)} / ${value.median.toFixed(digits)} / ${value.max.toFixed(digits)}`;
+
+function shipped(edit: (config: FleetConfig) => void): FleetConfig {
+  const { config } = loadConfig(join(repositoryRoot(), 'config.yaml'), {});
+  config.logging.level = 'silent';
+  edit(config);
+  return config;
+}
+
+interface RunFigures {
+  resolves: number;
+  floodWaits: number;
+  tasksPerSecond: number;
+  hitRate: number;
+}
+
+/** One run of a runtime started afresh: the workload's first `rounds` rounds. */
+async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
+  const runtime = await FleetRuntime.start({ config: { ...config, workload: { ...config.workload, tasksPerAccount: rounds } } });
+  try {
+    const workload = generateWorkload({ ...config.workload, tasksPerAccount: rounds }, runtime.accounts, simulatedUniverse(runtime.world!, config.workload, runtime.accounts));
+    const result = await runWorkload(runtime, workload, { task: config.workload.task });
+    if (result.failed > 0) throw new Error(`${result.failed} tasks failed: ${JSON.stringify(result.errors)}`);
+    return { resolves: runtime.simulator!.totalCalls('contacts.ResolveUsername'), floodWaits: result.floodWaits, tasksPerSecond: result.tasksPerSecond, hitRate: result.hitRate };
+  } finally {
+    await runtime.shutdown();
+  }
+}
+
+/** The shipped workload run to the end, then a second runtime's first round, on one store file (or none). */
+async function restartStorm(folder: string, store: boolean, rounds: number, selfLimit: boolean): Promise<{ first: RunFigures; second: RunFigures }> {
+  const file = join(mkdtempSync(join(folder, 'storm-')), 'tgfleet-cache.sqlite');
+  const config = shipped((c) => {
+    c.cache.store.driver = store ? 'sqlite' : 'none';
+    c.cache.store.sqlitePath = file;
+    if (!selfLimit) c.flood.resolvesPerMinute = 0;
+  });
+  const full = await run(config, rounds);
+  const second = await run(config, 1);
+  return { first: full, second };
+}
+
+async function throughput(folder: string, repetitions: number, rounds: number): Promise<{ without: number[]; with: number[] }> {
+  const without: number[] = [];
+  const withStore: number[] = [];
+  for (let rep = 0; rep < repetitions; rep++) {
+    // Interleaved, each on a fresh file: the store's cost (writes behind, misses read through) with no warm start to help it.
+    without.push((await run(shipped((c) => void (c.cache.store.driver = 'none')), rounds)).tasksPerSecond);
+    const file = join(mkdtempSync(join(folder, 'tps-')), 'tgfleet-cache.sqlite');
+    withStore.push((await run(shipped((c) => void (c.cache.store.sqlitePath = file)), rounds)).tasksPerSecond);
+  }
+  return { without, with: withStore };
+}
+
+const KEYS = 64;
+const ACCOUNT = '+15550000001';
+
+async function readLatency(store: CacheStore, repetitions: number, iterations: number): Promise<{ batch: Spread; single: Spread }> {
+  const records = sampleRecords(KEYS);
+  const now = Date.now();
+  const entries: StoreWrite[] = records.map((record, i) => ({ account: ACCOUNT, key: `p:${i}`, data: encodeValue(record.tl), expiresAt: null, usedAt: now }));
+  await store.write(entries);
+  const keys = entries.map((entry) => entry.key);
+  const time = async (ask: readonly string[]): Promise<number> => {
+    const started = performance.now();
+    for (let i = 0; i < iterations; i++) await store.getMany(ACCOUNT, ask, now);
+    return ((performance.now() - started) / iterations) * 1000;
+  };
+  const batch: number[] = [];
+  const single: number[] = [];
+  await time(keys);
+  for (let rep = 0; rep < repetitions; rep++) {
+    batch.push(await time(keys));
+    single.push(await time(keys.slice(0, 1)));
+  }
+  return { batch: spread(batch), single: spread(single) };
+}
+
+export async function runStoreBench(options: { quick: boolean }): Promise<string> {
+  const folder = mkdtempSync(join(tmpdir(), 'tgfleet-store-bench-'));
+  const repetitions = 3;
+  const shippedRounds = shipped(() => {}).workload.tasksPerAccount;
+  const rounds = options.quick ? Math.min(5, shippedRounds) : shippedRounds;
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  try {
+    log('restart storm…');
+    const storm: [string, { first: RunFigures; second: RunFigures }][] = [];
+    for (const selfLimit of [true, false]) {
+      for (const store of [false, true]) storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
+    }
+    log('tasks per second…');
+    const tps = await throughput(folder, repetitions, rounds);
+    log('batched reads…');
+    const drivers: [string, () => Promise<CacheStore>][] = [
+      ['SQLite (file)', async () => SqliteStore.open(join(folder, 'latency.sqlite'))],
+      ['PostgreSQL (127.0.0.1)', () => PostgresStore.open('postgres://127.0.0.1:5432/test', `tgfleet_cache_bench_${process.pid}`)],
+      ['Redis (127.0.0.1)', () => RedisStore.open('redis://127.0.0.1:6379', `tgfleet:cache-bench-${process.pid}:`)],
+    ];
+    const latency: string[][] = [];
+    for (const [name, open] of drivers) {
+      let store: CacheStore;
+      try {
+        store = await open();
+      } catch (error) {
+        latency.push([name, `not measured: ${(error as Error).message}`, '']);
+        continue;
+      }
+      try {
+        const figures = await readLatency(store, repetitions, options.quick ? 50 : 300);
+        latency.push([name, show(figures.batch), show(figures.single)]);
+      } finally {
+        await store.prune(Date.now() + 1, { maxAgeMs: 0, maxEntries: 1000 });
+        if (store instanceof PostgresStore) await dropTable(`tgfleet_cache_bench_${process.pid}`);
+        await store.close();
+      }
+    }
+
+    const withoutTps = spread(tps.without);
+    const withTps = spread(tps.with);
+    return [
+      '## Durable cache store',
+      '',
+      `Regenerate with \`${COMMAND}\`${options.quick ? ' (QUICK MODE: not for comparison)' : ''}; measured ${new Date().toISOString().slice(0, 10)}. \`npm run bench\` keeps this section as it is.`,
+      '',
+      `**Restart storm.** The shipped workload (${rounds} tasks per account) runs to the end on a fresh runtime, which is then stopped; a second runtime runs the first round (each account's first task). Resolves and FLOOD_WAITs are the simulated Telegram's counts.`,
+      '',
+      formatTable(
+        ['variant', 'run 1 resolves', 'run 2 round 1 resolves', 'run 2 round 1 FLOOD_WAITs', 'run 2 round 1 hit rate'],
+        storm.map(([name, { first, second }]) => [name, first.resolves, second.resolves, second.floodWaits, `${(second.hitRate * 100).toFixed(1)}%`]),
+        { markdown: true, alignRight: [1, 2, 3, 4] },
+      ),
+      '',
+      `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account), min / median / max of ${repetitions} interleaved runs, each on a fresh runtime and, with the store, a fresh file (no warm start to help it):`,
+      '',
+      formatTable(
+        ['variant', 'tasks/s (min / median / max)'],
+        [
+          ['no store', show(withoutTps)],
+          ['SQLite store', show(withTps)],
+          ['median ratio', `${((withTps.median / withoutTps.median) * 100).toFixed(1)}%`],
+        ],
+        { markdown: true },
+      ),
+      '',
+      `**Batched read latency.** One \`getMany\` of ${KEYS} peer records (and of one), in µs per call, min / median / max of ${repetitions} repetitions of ${options.quick ? 50 : 300} calls:`,
+      '',
+      formatTable(['driver', `${KEYS} keys, µs`, '1 key, µs'], latency, { markdown: true }),
+      '',
+    ].join('\n');
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+async function dropTable(table: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const { connectionUrl } = await import('../src/fleet/fleet-database.js');
+  const client = new pg.Client({ connectionString: connectionUrl('postgres://127.0.0.1:5432/test') });
+  await client.connect();
+  await client.query(`DROP TABLE IF EXISTS "${table}"`);
+  await client.end();
+}
+
+/** Writes the section to bench/results/store.md and puts it in place of its old copy in bench/RESULTS.md. */
+function publish(section: string): void {
+  const root = repositoryRoot();
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'results', 'store.md'), section);
+  const file = join(root, 'bench', 'RESULTS.md');
+  const results = readFileSync(file, 'utf8');
+  const start = results.indexOf('## Durable cache store');
+  const kept = start < 0 ? results : results.slice(0, start) + (results.slice(start).match(/\n## (?!Durable cache store)[\s\S]*$/)?.[0].slice(1) ?? '');
+  writeFileSync(file, `${kept.trimEnd()}\n\n${section}`);
+}
+
+if (isMain(import.meta.url)) {
+  const section = await runStoreBench({ quick: quickFromEnv() });
+  process.stdout.write(`${section}\n`);
+  publish(section);
+}
