@@ -17,6 +17,11 @@ export interface FleetHostOptions {
   logger?: Logger;
   /** Overrides fleet.host_id. */
   hostId?: string;
+  /**
+   * Told of every request this host lets through its fence to Telegram, as it lets it through:
+   * an audit of which host used which account when.
+   */
+  onTelegramRequest?: (account: string, atWallMs: number) => void;
 }
 
 export interface FleetHostEvents {
@@ -114,6 +119,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       (account) => host?.mayConnect(account) ?? false,
       () => wallTime(host?.session?.leaseUntil ?? 0),
       ledger,
+      options.onTelegramRequest,
     );
     let runtime: FleetRuntime;
     try {

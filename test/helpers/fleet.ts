@@ -132,7 +132,7 @@ export class HostProcess {
     });
   }
 
-  /** The times the host's simulated Telegram received each account's requests. */
+  /** The times the host sent each account's requests to Telegram. */
   async calls(): Promise<Record<string, number[]>> {
     const seen = this.messages.length;
     this.send({ type: 'calls' });
