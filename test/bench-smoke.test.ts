@@ -1,13 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, expect, test } from 'vitest';
 import type { BenchRecord } from '../bench/harness.js';
 import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
-import { runPolicyGrid } from '../src/benchmark/policy-grid.js';
+import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../src/benchmark/policy-grid.js';
+import { interleaved, readTrace, replayTrace } from '../src/benchmark/public-traces.js';
 import { defaultConfig } from '../src/config/config.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
@@ -113,10 +115,45 @@ test('the policy grid replays every policy and bound per cell, in one unit, with
   ]);
   for (const cell of cells) {
     expect(cell.capacity).toBe(Math.max(1, Math.round(cell.workingSet * cell.budget)));
+    expect(cell.budgetBytes).toBe(cell.capacity * ENTRY_BYTES);
     // No policy beats the clairvoyant bound, and nothing bounded beats the unbounded cache.
     expect(cell.hitRates.belady).toBeGreaterThanOrEqual(Math.max(cell.hitRates.tinylfu, cell.hitRates.lru));
     expect(cell.hitRates.unbounded).toBeGreaterThanOrEqual(cell.hitRates.belady);
     // With room for the whole working set every policy only misses first lookups.
     if (cell.budget === 1) expect([cell.hitRates.tinylfu, cell.hitRates.lru, cell.hitRates.belady]).toEqual([cell.hitRates.unbounded, cell.hitRates.unbounded, cell.hitRates.unbounded]);
   }
+});
+
+test('the grid benchmark writes its table, JSON record and chart in quick mode', () => {
+  const dir = join(outDir, 'grid');
+  const cells = runPolicyGridBenchmark({ workload: defaultConfig().workload, quick: true, outDir: dir });
+  expect(new Set(cells.map((c) => c.accounts))).toEqual(new Set([8, 64]));
+  const table = readFileSync(join(dir, 'policy-grid.md'), 'utf8');
+  expect(table.split('\n').filter((line) => line.startsWith('|'))).toHaveLength(cells.length + 2);
+  expect(JSON.parse(readFileSync(join(dir, 'policy-grid.json'), 'utf8')).cells).toHaveLength(cells.length);
+  const svg = readFileSync(join(dir, 'policy-grid.svg'), 'utf8');
+  for (const name of ['tinylfu', 'lru', 'Belady (bound)', 'unbounded (bound)']) expect(svg).toContain(`>${name}<`);
+});
+
+test('a public trace is read in either format and replayed alone and interleaved, LRU agreeing with lru-cache', () => {
+  const text = join(outDir, 'tiny.txt.gz');
+  writeFileSync(text, gzipSync('1\n2\n*\n1\n3\n1\n2\n'));
+  const binary = join(outDir, 'tiny.u32be.gz');
+  const words = Buffer.alloc(16);
+  [7, 8, 7, 9].forEach((key, i) => words.writeUInt32BE(key, i * 4));
+  writeFileSync(binary, gzipSync(words));
+  expect(readTrace(text)).toEqual(['1', '2', '1', '3', '1', '2']);
+  expect(readTrace(binary)).toEqual(['7', '8', '7', '9']);
+
+  const mix = interleaved([readTrace(text), readTrace(binary)]);
+  expect(mix.slice(0, 4)).toEqual([
+    { account: 'a0', key: '1' },
+    { account: 'a1', key: '7' },
+    { account: 'a0', key: '2' },
+    { account: 'a1', key: '8' },
+  ]);
+  const row = replayTrace('mix', mix, 2);
+  expect(row.lookups).toBe(10);
+  expect(row.hitRates.lru).toBe(row.hitRates.lruCache);
+  expect(row.hitRates.belady).toBeGreaterThanOrEqual(Math.max(row.hitRates.lru, row.hitRates.tinylfu));
 });
