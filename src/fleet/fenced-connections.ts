@@ -30,6 +30,8 @@ export class FencedConnections implements ConnectionGate {
     /** Wall ms until which the host's lease runs: a connection cut later stopped carrying requests then. */
     private readonly leaseEnd: () => number,
     private readonly ledger: ConnectionLedger,
+    /** Told of every request the fence lets through to Telegram, when it lets it through. */
+    private readonly onSent?: (account: string, atWallMs: number) => void,
   ) {}
 
   open(account: string, connect: () => MessagePort): MessagePort {
@@ -50,8 +52,9 @@ export class FencedConnections implements ConnectionGate {
     };
     const forward = (to: MessagePort) => (message: unknown) => {
       if (closed) return;
-      if (!this.may(account)) relay.close();
-      else to.postMessage(message);
+      if (!this.may(account)) return relay.close();
+      if (to === upstream) this.onSent?.(account, Date.now());
+      to.postMessage(message);
     };
     near.on('message', forward(upstream));
     upstream.on('message', forward(near));

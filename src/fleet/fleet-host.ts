@@ -17,6 +17,11 @@ export interface FleetHostOptions {
   logger?: Logger;
   /** Overrides fleet.host_id. */
   hostId?: string;
+  /**
+   * Told of every request this host lets through its fence to Telegram, as it lets it through:
+   * an audit of which host used which account when.
+   */
+  onTelegramRequest?: (account: string, atWallMs: number) => void;
 }
 
 export interface FleetHostEvents {
@@ -77,6 +82,8 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
   private readonly cacheStats = new Map<string, { hits: number; misses: number }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private inFlight = 0;
+  /** Places taken by queue reads still under way, so that shards read at once never take more than max_in_flight between them. */
+  private reserved = 0;
   private roomWaiters: (() => void)[] = [];
   private ticking: Promise<void> | null = null;
   private confirming = false;
@@ -112,6 +119,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       (account) => host?.mayConnect(account) ?? false,
       () => wallTime(host?.session?.leaseUntil ?? 0),
       ledger,
+      options.onTelegramRequest,
     );
     let runtime: FleetRuntime;
     try {
@@ -265,15 +273,21 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     while (serving()) {
       await this.roomFor();
       if (!serving()) return;
+      const room = Math.min(32, this.timings.maxInFlight - this.inFlight - this.reserved);
+      this.reserved += room;
       let jobs: FetchedJob[];
       try {
-        jobs = await this.queue.fetch(shard, Math.min(32, this.timings.maxInFlight - this.inFlight));
+        jobs = await this.queue.fetch(shard, room);
       } catch (error) {
         // A database hiccup must not end the shard's reading while the host keeps its lock.
         this.logger.warn({ shard, err: (error as Error).message }, 'reading the shard queue failed; trying again');
         await nap(this.timings.pollIntervalMs, (end) => (held.wake = end));
         continue;
+      } finally {
+        this.reserved -= room;
       }
+      // Places this read took but did not fill go back to the other shards' readers.
+      if (jobs.length < room) this.wakeRoomWaiters();
       // Fetched as the shard was being given up: they are active, and whoever puts the shard's
       // active tasks back (this host's release, or the next owner) puts these back too.
       if (!serving()) return;
@@ -286,7 +300,13 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
   }
 
   private async roomFor(): Promise<void> {
-    while (this.inFlight >= this.timings.maxInFlight) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    while (this.inFlight + this.reserved >= this.timings.maxInFlight) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private async dispatch(shard: number, held: HeldShard, job: FetchedJob): Promise<void> {
@@ -305,9 +325,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     } finally {
       held.runs.delete(job.id);
       this.inFlight--;
-      const waiters = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const wake of waiters) wake();
+      this.wakeRoomWaiters();
     }
     const stats = this.cacheStats.get(taskId) ?? { hits: 0, misses: 0 };
     this.cacheStats.delete(taskId);
@@ -330,9 +348,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     held.wake();
     held.endGrace();
     for (const controller of held.runs.values()) controller.abort('the shard moves to another host');
-    const wakeRoom = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const wake of wakeRoom) wake();
+    this.wakeRoomWaiters();
     try {
       await held.consumer;
       while (held.runs.size > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -377,9 +393,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
         if (this.held.get(shard) === held) this.held.delete(shard);
         this.droppedShards.add(shard);
       }
-      const waiters = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const wake of waiters) wake();
+      this.wakeRoomWaiters();
       this.gate.closeAll();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.runtime.disconnectAccounts(this.runtime.accounts), new Promise((resolve) => (timer = setTimeout(resolve, this.timings.disconnectTimeoutMs)))]);
