@@ -195,7 +195,7 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
 
 async function dropTable(table: string): Promise<void> {
   const { default: pg } = await import('pg');
-  const { connectionUrl } = await import('../src/fleet/fleet-database.js');
+  const { connectionUrl } = await import('../src/config/postgres-url.js');
   const client = new pg.Client({ connectionString: connectionUrl('postgres://127.0.0.1:5432/test') });
   await client.connect();
   await client.query(`DROP TABLE IF EXISTS "${table}"`);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { RemoteTaskError, type SerializedError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
-import { connectionUrl } from './fleet-database.js';
+import { connectionUrl } from '../config/postgres-url.js';
 import { FleetQueue, type FinishedJob, type FleetOutcome } from './fleet-queue.js';
 import { shardOf } from './shard-map.js';
 import { taskUuid } from './task-id.js';

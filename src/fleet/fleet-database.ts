@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import type { ClientBase, Pool } from 'pg';
 import { fnv1a } from './shard-map.js';
 
@@ -79,15 +78,4 @@ export async function inTransaction<T>(db: Pool, work: (client: ClientBase) => P
     client.off('error', reportedByTheQuery);
     client.release(failed);
   }
-}
-
-/**
- * The URL the fleet connects with. pg reads a user missing from the URL as an empty name rather
- * than taking the usual default, so the default (PGUSER, USER, the OS user) is written in here.
- */
-export function connectionUrl(databaseUrl: string): string {
-  const match = /^(postgres(?:ql)?:\/\/)([^/]*)(.*)$/.exec(databaseUrl);
-  if (match === null || (match[2] ?? '').includes('@')) return databaseUrl;
-  const user = process.env.PGUSER || process.env.USER || userInfo().username;
-  return `${match[1]}${encodeURIComponent(user)}@${match[2]}${match[3]}`;
 }

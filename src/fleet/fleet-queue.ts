@@ -2,7 +2,8 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { SerializedError } from '../channel/remote-error.js';
 import type { FleetHostsConfig } from '../config/config.js';
-import { connectionUrl, ensureFleetTables, fleetNames, inTransaction, type FleetNames } from './fleet-database.js';
+import { connectionUrl } from '../config/postgres-url.js';
+import { ensureFleetTables, fleetNames, inTransaction, type FleetNames } from './fleet-database.js';
 
 /** What a submitted task carries through the queue. */
 export interface FleetJobData {

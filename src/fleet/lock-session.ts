@@ -1,7 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import pg from 'pg';
 import type { FleetHostsConfig } from '../config/config.js';
-import { connectionUrl, type FleetNames } from './fleet-database.js';
+import { connectionUrl } from '../config/postgres-url.js';
+import type { FleetNames } from './fleet-database.js';
 
 interface LockSessionEvents {
   /** The session can no longer be trusted to hold its locks: its connection failed, or a confirmation came too late. */

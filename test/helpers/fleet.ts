@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseConfig, type FleetConfig } from '../../src/config/config.js';
-import { connectionUrl } from '../../src/fleet/fleet-database.js';
+import { connectionUrl } from '../../src/config/postgres-url.js';
 import { readFleetStatus, type FleetStatus } from '../../src/fleet/fleet-status.js';
 import type { HostCommand, HostMessage } from '../fixtures/fleet-host.js';
 import { fixturePath } from './fixtures.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { connectionUrl } from '../../src/fleet/fleet-database.js';
+import { connectionUrl } from '../../src/config/postgres-url.js';
 
 export const POSTGRES_URL = 'postgres://127.0.0.1:5432/test';
 export const REDIS_URL = 'redis://127.0.0.1:6379';

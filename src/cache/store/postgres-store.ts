@@ -1,5 +1,5 @@
 import type { Pool, PoolConfig } from 'pg';
-import { connectionUrl } from '../../fleet/fleet-database.js';
+import { connectionUrl } from '../../config/postgres-url.js';
 import type { CacheStore, StoreBounds, StoredEntry, StoreTouch, StoreWrite } from './cache-store.js';
 
 interface Row {
