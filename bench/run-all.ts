@@ -49,7 +49,9 @@ function selectedSections(argv: readonly string[]): Section[] {
 function previousSections(file: string): Map<string, string> {
   const sections = new Map<string, string>();
   if (!existsSync(file)) return sections;
-  for (const part of readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1)) {
+  for (const part of readFileSync(file, 'utf8')
+    .split(/^(?=## )/m)
+    .slice(1)) {
     sections.set(part.slice(3, part.indexOf('\n')).trim(), part.trimEnd());
   }
   return sections;
@@ -109,7 +111,11 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
     const redis = await runRedisBench(quiet);
     return 'skipped' in redis
       ? `## ${title}\n\n${redis.skipped}`
-      : benchSection(title, [redis], 'What a worker pays to read the main-thread cache, against reading the same records from Redis on loopback (what a user would otherwise pick to share a cache between workers).');
+      : benchSection(
+          title,
+          [redis],
+          'What a worker pays to read the main-thread cache, against reading the same records from Redis on loopback (what a user would otherwise pick to share a cache between workers).',
+        );
   }
   log('cross-task hit rates…');
   const progress = variantProgress(true);

@@ -82,9 +82,23 @@ async function throughput(folder: string, repetitions: number, rounds: number): 
   const withStore: number[] = [];
   for (let rep = 0; rep < repetitions; rep++) {
     // Interleaved, each on a fresh file: the store's cost (writes behind, misses read through) with no warm start to help it.
-    without.push((await run(shipped((c) => void (c.cache.store.driver = 'none')), rounds)).tasksPerSecond);
+    without.push(
+      (
+        await run(
+          shipped((c) => void (c.cache.store.driver = 'none')),
+          rounds,
+        )
+      ).tasksPerSecond,
+    );
     const file = join(mkdtempSync(join(folder, 'tps-')), 'tgfleet-cache.sqlite');
-    withStore.push((await run(shipped((c) => void (c.cache.store.sqlitePath = file)), rounds)).tasksPerSecond);
+    withStore.push(
+      (
+        await run(
+          shipped((c) => void (c.cache.store.sqlitePath = file)),
+          rounds,
+        )
+      ).tasksPerSecond,
+    );
   }
   return { without, with: withStore };
 }
@@ -125,7 +139,8 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
     log('restart storm…');
     const storm: [string, { first: RunFigures; second: RunFigures }][] = [];
     for (const selfLimit of [true, false]) {
-      for (const store of [false, true]) storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
+      for (const store of [false, true])
+        storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
     }
     log('tasks per second…');
     const tps = await throughput(folder, throughputRuns, rounds);
@@ -210,7 +225,14 @@ function publish(section: string): void {
   const file = join(root, 'bench', 'RESULTS.md');
   const results = readFileSync(file, 'utf8');
   const start = results.indexOf('## Durable cache store');
-  const kept = start < 0 ? results : results.slice(0, start) + (results.slice(start).match(/\n## (?!Durable cache store)[\s\S]*$/)?.[0].slice(1) ?? '');
+  const kept =
+    start < 0
+      ? results
+      : results.slice(0, start) +
+        (results
+          .slice(start)
+          .match(/\n## (?!Durable cache store)[\s\S]*$/)?.[0]
+          .slice(1) ?? '');
   writeFileSync(file, `${kept.trimEnd()}\n\n${section}`);
 }
 

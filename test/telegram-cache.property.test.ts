@@ -142,7 +142,11 @@ class Model {
     }
     if (index >= 0) this.entries.splice(index, 1);
     else if (!cold) {
-      if (this.accountSize(account) >= this.perAccountMax) this.evictAt(this.entries.findIndex((e) => e.account === account), 'accountCap');
+      if (this.accountSize(account) >= this.perAccountMax)
+        this.evictAt(
+          this.entries.findIndex((e) => e.account === account),
+          'accountCap',
+        );
       if (this.entries.length >= this.maxSize) this.evictAt(0, 'capacity');
     }
     if (cold) this.entries.unshift({ account, key, value, expiresAt });
@@ -276,7 +280,6 @@ function step(cache: TelegramCache<Value>, model: Model, operation: Op, version:
 const sorted = (evictions: Eviction[]) => evictions.map((e) => e.join('|')).sort();
 
 type Totals = Omit<AccountCacheStats, 'size'>;
-
 
 /** Everything observable without changing the cache, gathered into one value so a step costs one comparison. */
 function observe(cache: TelegramCache<Value>) {

@@ -195,7 +195,10 @@ export function renderGridMarkdown(cells: readonly GridCell[]): string {
     c.pointsOverLru.toFixed(2),
     cellVerdict(c),
   ]);
-  return formatTable(['accounts', 'activity', 'budget', 'bytes', 'tinylfu', 'lru', 'Belady', 'unbounded', 'gap closed', 'points over LRU', 'bounds'], rows, { markdown: true, alignRight: [0, 3, 4, 5, 6, 7, 8, 9] });
+  return formatTable(['accounts', 'activity', 'budget', 'bytes', 'tinylfu', 'lru', 'Belady', 'unbounded', 'gap closed', 'points over LRU', 'bounds'], rows, {
+    markdown: true,
+    alignRight: [0, 3, 4, 5, 6, 7, 8, 9],
+  });
 }
 
 /** Hit rate against budget for each policy and bound, averaged over every fleet size and activity pattern of the grid. */

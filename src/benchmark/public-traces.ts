@@ -104,7 +104,13 @@ export function runPublicTraces(dir: string, specs: readonly TraceSpec[] = TRACE
   const mix = interleaved(loaded.map(({ keys }) => keys));
   const mixName = `mix of ${specs.map((s) => s.name).join(' + ')}`;
   for (let i = 0; i < Math.max(...specs.map((s) => s.sizes.length)); i++) {
-    rows.push(replayTrace(mixName, mix, specs.reduce((sum, s) => sum + (s.sizes[i] ?? 0), 0)));
+    rows.push(
+      replayTrace(
+        mixName,
+        mix,
+        specs.reduce((sum, s) => sum + (s.sizes[i] ?? 0), 0),
+      ),
+    );
   }
   return rows;
 }

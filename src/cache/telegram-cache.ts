@@ -454,9 +454,7 @@ export class TelegramCache<V = unknown> {
   /** One account's counters; zero for an account the cache has never seen or has forgotten. */
   accountStats(account: string): AccountCacheStats {
     const state = this.accounts.get(account);
-    return state === undefined
-      ? { ...zeroCounters(), size: 0, bytes: 0 }
-      : { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
+    return state === undefined ? { ...zeroCounters(), size: 0, bytes: 0 } : { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
   }
 
   /** Stops background cleanup. Entries stay; the registry clears them when it shuts down. */

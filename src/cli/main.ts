@@ -121,7 +121,9 @@ withWorkloadFlags(program.command('bench'))
       const config = workloadConfig(options);
       const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../benchmark/hit-rate.js');
       const progress = variantProgress(true);
-      const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
+      const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() =>
+        progress.stop(),
+      );
       process.stdout.write(`${renderHitRateMarkdown(report)}\n\nWrote hit-rate.md, hit-rate.json and hit-rate.svg to ${options.out}\n`);
       return 0;
     }),
@@ -136,9 +138,7 @@ configCommand
       const loaded = readConfig(path);
       await checkWorkloadTask(loaded.config);
       const { cache, telegram, runtime } = loaded.config;
-      process.stdout.write(
-        `${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`,
-      );
+      process.stdout.write(`${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`);
       return 0;
     }),
   );

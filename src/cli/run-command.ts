@@ -36,7 +36,13 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
   const lines = [`tgfleet run: ${config.workload.task} on ${config.telegram.mode} Telegram, ${scope}`, '', formatTable(['metric', 'value'], rows, { alignRight: [1] })];
   const methods = Object.entries(result.calls).sort(([, a], [, b]) => b - a);
   if (methods.length > 0) {
-    lines.push('', formatTable(['Telegram method', 'calls', 'per task'], methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)])));
+    lines.push(
+      '',
+      formatTable(
+        ['Telegram method', 'calls', 'per task'],
+        methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)]),
+      ),
+    );
   }
   const errors = Object.entries(result.errors);
   if (errors.length > 0) lines.push('', formatTable(['failed with', 'tasks'], errors));

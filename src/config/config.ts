@@ -276,7 +276,12 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? '(top level)'
+    : path
+        .map((part) => (typeof part === 'number' ? `[${part}]` : String(part)))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {

@@ -173,7 +173,10 @@ export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
 
   private write(entry: CacheWrite): void {
     const temperature = entry.cold ? 'cold' : 'hot';
-    const stored = entry.aliasOf === undefined ? this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, temperature) : this.cache.setAlias(this.account, entry.key, entry.aliasOf, entry.ttlMs, temperature);
+    const stored =
+      entry.aliasOf === undefined
+        ? this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, temperature)
+        : this.cache.setAlias(this.account, entry.key, entry.aliasOf, entry.ttlMs, temperature);
     if (stored) this.counters.sets++;
   }
 

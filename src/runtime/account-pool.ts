@@ -99,7 +99,6 @@ export class AccountPool {
       for (const task of this.awaitingLink.get(message.threadId) ?? []) task.attach(server);
       this.awaitingLink.delete(message.threadId);
     });
-
   }
 
   /** Waits until every worker has loaded, so the first accounts spread over all of them; rejects if they have not within `timeoutMs`. */
@@ -184,7 +183,9 @@ export class AccountPool {
       await this.pool.run({ ping: true });
       await Promise.allSettled(
         this.liveWorkerIds.map((worker) =>
-          this.pool.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+          this.pool.run(
+            Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask }),
+          ),
         ),
       );
     };

@@ -18,7 +18,12 @@ export class RevokedAccounts {
   /** Takes the account out of rotation if a task of it failed because its session is revoked. */
   noteFailure(account: string, error: SerializedError): void {
     if (error.name !== SESSION_REVOKED || this.revoked.has(account)) return;
-    this.revoked.set(account, { name: error.name, message: error.message, ...(error.code !== undefined && { code: error.code }), ...(error.errorMessage !== undefined && { errorMessage: error.errorMessage }) });
+    this.revoked.set(account, {
+      name: error.name,
+      message: error.message,
+      ...(error.code !== undefined && { code: error.code }),
+      ...(error.errorMessage !== undefined && { errorMessage: error.errorMessage }),
+    });
     this.logger.error({ account, reason: error.errorMessage }, 'account out of rotation: Telegram no longer accepts its session; its tasks fail until it is signed in again');
   }
 

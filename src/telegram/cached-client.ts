@@ -57,14 +57,7 @@ interface PeerUse {
 type LookedUp = PeerUse & ({ fetched: Entity; record?: EntityRecord } | { fetched?: undefined; record: EntityRecord });
 
 /** Requests that change nothing on Telegram, so repeating one after a fresh resolve is harmless. */
-const READ_ONLY_REQUESTS = new Set([
-  'messages.GetHistory',
-  'channels.GetMessages',
-  'channels.GetChannels',
-  'channels.GetFullChannel',
-  'users.GetUsers',
-  'users.GetFullUser',
-]);
+const READ_ONLY_REQUESTS = new Set(['messages.GetHistory', 'channels.GetMessages', 'channels.GetChannels', 'channels.GetFullChannel', 'users.GetUsers', 'users.GetFullUser']);
 
 /** TTL 0 means no expiry, so it is the longest, not the shortest. */
 function shorterTtl(a: number, b: number): number {

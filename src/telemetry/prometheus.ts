@@ -107,10 +107,12 @@ export class FleetMetrics {
       misses.inc({ scope: stats.scope }, stats.misses);
     };
     const onEviction = (event: EvictionEvent): void => evictions.inc({ reason: event.reason });
-    const finished = (outcome: 'ok' | 'error' | 'retried') => (event: TaskEndEvent): void => {
-      tasks.inc({ outcome });
-      duration.observe({ outcome }, event.durationMs / 1000);
-    };
+    const finished =
+      (outcome: 'ok' | 'error' | 'retried') =>
+      (event: TaskEndEvent): void => {
+        tasks.inc({ outcome });
+        duration.observe({ outcome }, event.durationMs / 1000);
+      };
     const onEnd = finished('ok');
     const onError = finished('error');
     const onRetry = finished('retried');
