@@ -8,8 +8,8 @@ import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
-import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../src/benchmark/policy-grid.js';
-import { interleaved, readTrace, replayTrace } from '../src/benchmark/public-traces.js';
+import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../bench/policy-grid.js';
+import { interleaved, readTrace, replayTrace } from '../bench/public-traces.js';
 import { defaultConfig } from '../src/config/config.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));

@@ -9,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
-import { CachePolicy } from '../cache/telegram-cache.js';
-import { formatTable } from '../format/table.js';
-import { beladyHits, type TraceLookup } from './cache-bounds.js';
+import { CachePolicy } from '../src/cache/telegram-cache.js';
+import { formatTable } from '../src/format/table.js';
+import { beladyHits, type TraceLookup } from '../src/benchmark/cache-bounds.js';
 import { ENTRY_BYTES, replayHits } from './policy-grid.js';
 
 export interface TraceSpec {
