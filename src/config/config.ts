@@ -421,6 +421,22 @@ export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
   return { config: toFleetConfig(result.data), warnings, source };
 }
 
+/** The `cache:` section as config.yaml holds it: snake_case keys, any of them left out. */
+export type CacheSection = NonNullable<z.input<typeof configSchema>['cache']>;
+
+/**
+ * Validates a `cache:` section on its own: keys left out take the loader's defaults, a bad value
+ * gets the loader's message. An unknown key is an error here rather than a warning, since in code
+ * it is a typo that would leave a default in place unnoticed.
+ */
+export function parseCacheSection(section: unknown, source = '(inline)'): CacheConfig {
+  const data = { cache: section ?? {} };
+  const { config } = parseConfig(data, source);
+  const unknown = unknownKeys(configSchema, dropEmptySections(configSchema, data));
+  if (unknown.length > 0) throw new ConfigError(`invalid configuration in ${source}:\n${unknown.map((key) => `  - unknown key ${key}`).join('\n')}`, source);
+  return config.cache;
+}
+
 /** Which file to read: the given path, else the environment variable, else ./config.yaml. */
 export function configPath(path?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(path ?? env[CONFIG_ENV] ?? DEFAULT_CONFIG_PATH);
