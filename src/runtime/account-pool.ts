@@ -50,6 +50,14 @@ export class AccountPool {
   private readonly pool: Piscina<WorkerPayload, WorkerReply>;
   private readonly workerOf = new Map<string, number>();
   private readonly accountsOn = new Map<number, number>();
+  /**
+   * Accounts moved to a surviving worker while theirs was gone and its replacement not yet
+   * started: once the pool is whole again, each moves once more, when it has no task placed, so
+   * the survivors do not keep every orphan.
+   */
+  private readonly interim = new Set<string>();
+  /** Tasks of each account placed on a worker and not yet ended. */
+  private readonly placedOf = new Map<string, number>();
   private readyWorkers = 0;
   /** The workers Piscina last offered the balancer. */
   private liveWorkerIds: number[] = [];
@@ -118,7 +126,10 @@ export class AccountPool {
    * Resolves when the worker has sent the task's outcome (read it from `served.ended`).
    */
   run(payload: TaskPayload, account: string, served: ServedTask): Promise<WorkerReply> {
+    let placed = false;
     const place = (threadId: number): void => {
+      placed = true;
+      this.placedOf.set(account, (this.placedOf.get(account) ?? 0) + 1);
       served.threadId = threadId;
       let held = this.residents.get(threadId);
       if (held === undefined) {
@@ -133,6 +144,10 @@ export class AccountPool {
     const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account, place } satisfies AccountTask });
     const leave = (): void => {
       if (served.threadId !== null) this.residents.get(served.threadId)?.delete(served);
+      if (!placed) return;
+      const left = (this.placedOf.get(account) ?? 1) - 1;
+      if (left > 0) this.placedOf.set(account, left);
+      else this.placedOf.delete(account);
     };
     const run = this.pool.run(task);
     run.then(leave, leave);
@@ -141,7 +156,9 @@ export class AccountPool {
 
   /**
    * Stops a worker whose event loop a task holds (it did not even see its abort), so the thread's
-   * other tasks can run again elsewhere; Piscina starts a replacement.
+   * other tasks can run again elsewhere; Piscina starts a replacement. From now on the balancer
+   * sends nothing there: the accounts it served move to a live worker at once, since a fresh
+   * thread takes seconds to load.
    */
   replaceWorker(threadId: number, binding: number, reason: string): void {
     const thread = this.pool.threads.find((worker) => worker.threadId === threadId);
@@ -209,7 +226,7 @@ export class AccountPool {
 
   private pick(task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
     this.readyWorkers = Math.max(this.readyWorkers, workers.length);
-    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed);
+    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed && !this.stoppedFor.has(worker.id));
     this.liveWorkerIds = live.map((worker) => worker.id);
     const options = (task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol];
     if (options?.worker !== undefined) return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
@@ -227,20 +244,36 @@ export class AccountPool {
       // The account's worker is alive: its task goes there even past tasksPerWorker (tasks mostly
       // wait on Telegram, and the scheduler bounds the total), since declining would stall
       // Piscina's whole queue behind it, and moving would cost the account its client.
-      if (worker !== undefined) return worker;
-      // Its worker died. Piscina is starting a replacement: wait for it, or every orphaned account
-      // would pile onto the surviving workers and stay there.
-      if (live.length < this.threads) return null;
-      this.workerOf.delete(account);
-      this.accountsOn.delete(current);
+      if (worker !== undefined && !this.mayRebalance(account, live)) return worker;
+      this.unassign(account, current);
     }
+    const whole = live.length >= this.threads;
     const chosen = live
       .filter((worker) => worker.currentUsage < this.tasksPerWorker)
       .sort((a, b) => (this.accountsOn.get(a.id) ?? 0) - (this.accountsOn.get(b.id) ?? 0) || a.currentUsage - b.currentUsage)[0];
     if (chosen === undefined) return null;
     this.workerOf.set(account, chosen.id);
     this.accountsOn.set(chosen.id, (this.accountsOn.get(chosen.id) ?? 0) + 1);
+    // A worker is missing: the account waits on a survivor rather than for a thread still loading.
+    if (current !== undefined && !whole) this.interim.add(account);
     return chosen;
+  }
+
+  /** An account parked on a survivor may move once the pool is whole, if nothing of it runs where it is. */
+  private mayRebalance(account: string, live: PiscinaWorkerView[]): boolean {
+    if (!this.interim.has(account) || live.length < this.threads || (this.placedOf.get(account) ?? 0) > 0) return false;
+    this.interim.delete(account);
+    const here = this.accountsOn.get(this.workerOf.get(account) as number) ?? 0;
+    const fewest = Math.min(...live.map((worker) => this.accountsOn.get(worker.id) ?? 0));
+    return fewest < here - 1;
+  }
+
+  private unassign(account: string, worker: number): void {
+    this.workerOf.delete(account);
+    this.interim.delete(account);
+    const left = (this.accountsOn.get(worker) ?? 1) - 1;
+    if (left > 0) this.accountsOn.set(worker, left);
+    else this.accountsOn.delete(worker);
   }
 
   private leastBusy(workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
