@@ -2,6 +2,7 @@ import type { ChannelClient } from '../channel/channel-client.js';
 import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
 import type { WorkerLink } from '../channel/worker-link.js';
+import { importTaskModule } from '../runtime/module-paths.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
 import { clientForTask } from './telegram-clients.js';
@@ -28,7 +29,7 @@ const taskFunctions = new Map<string, TaskFunction>();
 async function loadTask(moduleUrl: string): Promise<TaskFunction> {
   const known = taskFunctions.get(moduleUrl);
   if (known !== undefined) return known;
-  const module = (await import(moduleUrl)) as { default?: unknown };
+  const module = await importTaskModule(moduleUrl);
   if (typeof module.default !== 'function') {
     throw new TypeError(`task module ${moduleUrl} must have an async function as its default export`);
   }
