@@ -43,7 +43,7 @@ describe('the other accounts of a worker a CPU-bound task holds', () => {
 
     expect(await spun).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
     expect(await held).toMatchObject({ status: 'fulfilled', value: { threadId: survivor } });
-    expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(/lost its worker to another task/) } }]);
+    expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(/lost its worker to another task/), fields: { collateral: true } } }]);
     // A task of the bystander queued after the held worker was stopped goes to the survivor too.
     expect(await slow(runtime, bystander)).toMatchObject({ threadId: survivor });
     expect(runtime.workerAssignments().get(bystander)).toBe(survivor);

@@ -275,7 +275,7 @@ export class ChannelServer {
     const later = this.answerLater(id);
     result.then(
       (value: unknown) => later(REPLY.ok, value),
-      (error: unknown) => later(REPLY.error, serializeError(error)),
+      (error: unknown) => later(REPLY.error, refusal(error)),
     );
   }
 

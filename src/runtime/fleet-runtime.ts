@@ -3,7 +3,7 @@ import { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
-import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
+import { reviveError, serializeError } from '../channel/remote-error.js';
 import { WorkerCrashedError } from '../channel/task-errors.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
 import { isMissingUsernameValue } from '../telegram/entity-record.js';
@@ -405,7 +405,7 @@ export class FleetRuntime {
     }
     this.revoked.noteFailure(phone, error);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
-    throw thrown ?? new RemoteTaskError(error);
+    throw thrown ?? reviveError(error);
   }
 
   /**

@@ -4,7 +4,7 @@
  * at once with the same error instead of each opening a connection only to be refused; the other
  * accounts of the fleet are not touched.
  */
-import { RemoteTaskError, type SerializedError } from '../channel/remote-error.js';
+import { reviveError, type SerializedError } from '../channel/remote-error.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** The name a revoked session's error carries across threads (see src/telegram/live/session-errors.ts). */
@@ -28,9 +28,9 @@ export class RevokedAccounts {
   }
 
   /** The error a task of an out-of-rotation account fails with; undefined for an account in rotation. */
-  refusal(account: string): RemoteTaskError | undefined {
+  refusal(account: string): Error | undefined {
     const error = this.revoked.get(account);
-    return error === undefined ? undefined : new RemoteTaskError(error);
+    return error === undefined ? undefined : reviveError(error);
   }
 
   /** The accounts out of rotation, with Telegram's reason. */

@@ -11,7 +11,7 @@ import type { Entity, EntityLike } from 'telegram/define.js';
 import type { TotalList } from 'telegram/Helpers.js';
 import type { AccountCache } from '../channel/channel-client.js';
 import type { CacheWrite, TelegramSettings } from '../channel/protocol.js';
-import { RemoteTaskError, serializeError, type SerializedError } from '../channel/remote-error.js';
+import { reviveError, serializeError, type SerializedError } from '../channel/remote-error.js';
 import {
   entitiesIn,
   entityOf,
@@ -145,7 +145,7 @@ export class CachedTelegramClient implements TaskClient {
   private async lookup(query: UsernameQuery | PeerIdQuery, entity: EntityLike): Promise<LookedUp> {
     const found = await this.cache.lookup(query.key, query.kind === 'username');
     if (found.hit) return this.cached(query, found.value);
-    if (!found.leader) throw new RemoteTaskError(found.error);
+    if (!found.leader) throw reviveError(found.error);
     let entries: CacheWrite[] = [];
     let failure: SerializedError | undefined;
     try {
