@@ -133,16 +133,29 @@ describe('tasks’ cache channels over a worker’s link (real MessagePorts)', (
     expect(state.cache.get('alice', 'last')).toBe('written');
   });
 
-  it('sends the task’s outcome after its writes were acknowledged, then refuses further calls', async () => {
+  it('hands back a plain outcome, for Piscina’s reply, once its writes were acknowledged, then refuses further calls', async () => {
     const state = mainThread();
-    const { client, served } = connect(state, 'alice');
+    const { client } = connect(state, 'alice');
 
     void client.set('@alice', 1);
-    await client.finish({ ok: true, value: { sent: 3 } });
+    await expect(client.finish({ ok: true, value: { sent: 3 } })).resolves.toEqual({ ok: true, value: { sent: 3 } });
+
+    expect(state.cache.get('alice', '@alice')).toBe(1);
+    await expect(client.get('@alice')).rejects.toThrow('the task has ended: its cache channel is closed');
+  });
+
+  it('sends an outcome that is not plain data on the link, after its writes were acknowledged', async () => {
+    const state = mainThread();
+    const { client, served } = connect(state, 'alice');
+    class Summary {
+      constructor(readonly sent: number) {}
+    }
+
+    void client.set('@alice', 1);
+    await expect(client.finish({ ok: true, value: new Summary(3) })).resolves.toBe('ended');
 
     await expect(served.ended).resolves.toEqual({ ok: true, value: { sent: 3 } });
     expect(state.cache.get('alice', '@alice')).toBe(1);
-    await expect(client.get('@alice')).rejects.toThrow('the task has ended: its cache channel is closed');
   });
 
   it('turns a result that cannot cross threads into the task’s own error', async () => {

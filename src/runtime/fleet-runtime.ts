@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
-import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
+import type { EvictionCounts } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { reviveError, serializeError } from '../channel/remote-error.js';
@@ -20,6 +20,7 @@ import { Reporter } from './reporter.js';
 import { RevokedAccounts } from './revoked-accounts.js';
 import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
+import { TaskCache } from './task-cache.js';
 
 export interface FleetRuntimeOptions {
   /** The configuration; read from config.yaml (or $TGFLEET_CONFIG) when absent. */
@@ -317,7 +318,7 @@ export class FleetRuntime {
 
   private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, budget: RetryBudget): Promise<unknown> {
     const phone = account.phone;
-    const cache = this.registry.getCache(taskId);
+    const cache = new TaskCache(this.registry, taskId);
     const warmStart = cache.isWarm(phone);
     const evictionsBefore = cache.accountStats(phone).evictions;
     const started = performance.now();
@@ -359,7 +360,7 @@ export class FleetRuntime {
     let end: RunEnd;
     try {
       const ran = this.pool.run(payload, phone, served).then(
-        async (): Promise<RunEnd> => ({ kind: 'ended', outcome: await served.ended }),
+        async (reply): Promise<RunEnd> => ({ kind: 'ended', outcome: typeof reply === 'object' ? reply : await served.ended }),
         (error: unknown): RunEnd => ({ kind: 'lost', error: error as Error }),
       );
       // A revoked task may still be running: its run ends whenever it does, and nobody waits for it.
@@ -373,7 +374,7 @@ export class FleetRuntime {
 
     const durationMs = performance.now() - started;
     this.reportCacheStats(cache, endpoint, { taskId, phone, task: options.task, warmStart, evictionsBefore, durationMs });
-    this.registry.releaseCache(cache);
+    cache.release();
     // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
     let thrown: Error | null = null;
     let outcome: TaskOutcome;
@@ -481,7 +482,7 @@ export class FleetRuntime {
   }
 
   private reportCacheStats(
-    cache: TelegramCache,
+    cache: TaskCache,
     endpoint: AccountEndpoint,
     task: { taskId: string; phone: string; task: string; warmStart: boolean; evictionsBefore: EvictionCounts; durationMs: number },
   ): void {
