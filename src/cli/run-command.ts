@@ -3,7 +3,7 @@ import { FleetRuntime } from '../runtime/fleet-runtime.js';
 import { createLogger } from '../telemetry/logger.js';
 import { logCacheMetrics, type LogCacheMetricsOptions } from '../telemetry/metrics-store.js';
 import { FleetMetrics, startMetricsServer } from '../telemetry/prometheus.js';
-import { runWorkload, type JobResult } from '../workload/fleet-job.js';
+import { runWorkload, type FailureGroup, type JobResult } from '../workload/fleet-job.js';
 import { configuredUniverse, simulatedUniverse } from '../workload/universe.js';
 import { generateWorkload } from '../workload/workload.js';
 import { progressBar } from './progress.js';
@@ -20,7 +20,7 @@ export interface RunCommandOptions {
 export function renderSummary(config: FleetConfig, result: JobResult, cache: boolean): string {
   const scope = cache ? `${config.cache.scope} scope` : 'no cache (bare GramJS)';
   const rows: Cell[][] = [
-    ['tasks', `${result.tasks} (${result.failed} failed)`],
+    ['tasks', result.notRun === 0 ? `${result.tasks} (${result.failed} failed)` : `${result.tasks} (${result.done} done, ${result.failed} failed, ${result.notRun} not run)`],
     ['entity lookups', result.lookups],
     ['hit rate', percent(result.hitRate)],
     ['Telegram calls', result.totalCalls],
@@ -44,9 +44,19 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
       ),
     );
   }
-  const errors = Object.entries(result.errors);
-  if (errors.length > 0) lines.push('', formatTable(['failed with', 'tasks'], errors));
+  if (result.failures.length > 0) lines.push('', formatTable(['failed with', 'message', 'Telegram', 'tasks'], result.failures.map((failure) => [failure.name, failure.message, telegramFields(failure), failure.count]), { alignRight: [3] }));
   return lines.join('\n');
+}
+
+/** Telegram's own words for a failure, and whether it was another task's crash. */
+function telegramFields(failure: FailureGroup): string {
+  const fields = [
+    failure.code !== undefined && `code ${failure.code}`,
+    failure.errorMessage !== undefined && failure.errorMessage,
+    failure.seconds !== undefined && `wait ${failure.seconds} s`,
+    failure.collateral === true && 'collateral',
+  ];
+  return fields.filter((field): field is string => field !== false).join(', ');
 }
 
 /**
