@@ -41,6 +41,11 @@ export interface RuntimeConfig {
   /** How long an aborted task may go on before the runtime gives up on it, frees its account and revokes it. */
   abortGraceMs: number;
   maxWorkerMemoryMb: number;
+  /** Worker crashes of one account's tasks within `quarantineWindowMs` that put it on a worker of its own; 0 never does. */
+  quarantineCrashes: number;
+  quarantineWindowMs: number;
+  /** Accounts on workers of their own at most: each costs a thread. */
+  maxQuarantined: number;
 }
 
 export interface FloodConfig {
@@ -90,6 +95,8 @@ export interface AccountConfig {
   apiHashEnv?: string;
   sessionEnv?: string;
   sessionFile?: string;
+  /** The tenant the account belongs to; absent for the one default tenant. */
+  tenant?: string;
 }
 
 export interface WorkloadConfig {
@@ -176,6 +183,7 @@ function toAccount(account: LiveAccountConfig): AccountConfig {
     ...(account.api_hash_env !== undefined && { apiHashEnv: account.api_hash_env }),
     ...(account.session_env !== undefined && { sessionEnv: account.session_env }),
     ...(account.session_file !== undefined && { sessionFile: account.session_file }),
+    ...(account.tenant !== undefined && { tenant: account.tenant }),
   };
 }
 
@@ -218,6 +226,9 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       taskTimeoutMs: ms(runtime.task_timeout),
       abortGraceMs: ms(runtime.abort_grace),
       maxWorkerMemoryMb: runtime.max_worker_memory_mb,
+      quarantineCrashes: runtime.quarantine_crashes,
+      quarantineWindowMs: ms(runtime.quarantine_window),
+      maxQuarantined: runtime.max_quarantined,
     },
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {

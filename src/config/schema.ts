@@ -84,6 +84,10 @@ const DEFAULT_PROCESS_BYTES = 128 * MIB;
 const MIN_PROCESS_BYTES = MIB;
 const MAX_PROCESS_BYTES = 64 * 1024 * MIB;
 
+/** A tenant's name: what logs and metrics label its accounts with. */
+export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const TENANT_NAME_RULE = '1 to 64 letters, digits, dots, dashes or underscores';
+
 const liveAccount = z
   .object({
     phone: z.string().regex(/^\+?[0-9]{5,15}$/, 'a phone number in international form, digits only, e.g. "+15550001111"'),
@@ -95,6 +99,7 @@ const liveAccount = z
     api_hash_env: z.string().min(1).optional(),
     session_env: z.string().min(1).optional(),
     session_file: z.string().min(1).optional(),
+    tenant: z.string().regex(TENANT_NAME, TENANT_NAME_RULE).optional(),
   })
   .refine((a) => (a.api_hash === undefined) !== (a.api_hash_env === undefined), {
     message: 'give exactly one of api_hash and api_hash_env',
@@ -218,6 +223,9 @@ export const configSchema = z.object({
       task_timeout: timerSeconds(0).default(0),
       abort_grace: between(0.05, 60, 's').default(1),
       max_worker_memory_mb: whole(MIN_WORKER_MEMORY_MB, MAX_WORKER_MEMORY_MB, 'MiB').default(512),
+      quarantine_crashes: whole(0, 1000).default(3),
+      quarantine_window: between(1, 7 * 86_400, 's').default(600),
+      max_quarantined: whole(0, 64).default(4),
     })
     .prefault({}),
   flood: z

@@ -10,7 +10,7 @@ import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
-import { AccountPool } from './account-pool.js';
+import { AccountPool, DEFAULT_TENANT } from './account-pool.js';
 import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -20,6 +20,8 @@ import { Reporter } from './reporter.js';
 import { RevokedAccounts } from './revoked-accounts.js';
 import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
+import { CrashQuarantine } from './quarantine.js';
+import { TENANT_NAME, TENANT_NAME_RULE } from '../config/schema.js';
 import { TaskCache } from './task-cache.js';
 
 export interface FleetRuntimeOptions {
@@ -35,6 +37,12 @@ export interface FleetRuntimeOptions {
   entityCache?: boolean;
   /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
   connectionGate?: ConnectionGate;
+  /**
+   * Tenants by name, each with its accounts' phone numbers, over the `tenant` of config.yaml's
+   * accounts: no worker ever serves two tenants (docs/ISOLATION.md). An account in neither belongs
+   * to the tenant "default".
+   */
+  tenants?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunOptions<Args = unknown> {
@@ -113,6 +121,7 @@ export class FleetRuntime {
   private readonly signalHandler: (() => void) | null;
   private readonly accountsByPhone: ReadonlyMap<string, AccountCredentials>;
   private readonly revoked: RevokedAccounts;
+  private readonly quarantine: CrashQuarantine;
 
   private constructor(
     readonly config: FleetConfig,
@@ -126,6 +135,8 @@ export class FleetRuntime {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
     this.revoked = new RevokedAccounts(logger);
+    const runtime = config.runtime;
+    this.quarantine = new CrashQuarantine({ crashes: runtime.quarantineCrashes, windowMs: runtime.quarantineWindowMs, maxAccounts: runtime.maxQuarantined });
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
@@ -168,10 +179,18 @@ export class FleetRuntime {
     const config = options.config ?? loadConfig().config;
     const logger = options.logger ?? createLogger({ level: config.logging.level });
     const fleet = await resolveAccounts(config);
+    let tenantOf: Map<string, string>;
+    try {
+      tenantOf = tenantsOf(fleet.accounts, config, options.tenants ?? {});
+    } catch (error) {
+      await fleet.close();
+      throw error;
+    }
     const pool = new AccountPool({
       threads: config.runtime.workers,
       tasksPerWorker: config.runtime.tasksPerWorker,
       maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
+      tenantOf,
     });
     try {
       await pool.ready();
@@ -227,6 +246,16 @@ export class FleetRuntime {
   /** Which worker serves each account. */
   workerAssignments(): ReadonlyMap<string, number> {
     return this.pool.assignments();
+  }
+
+  /** The tenant an account belongs to. */
+  tenantOf(account: string): string {
+    return this.pool.tenant(account);
+  }
+
+  /** Accounts whose tasks crashed workers runtime.quarantine_crashes times within runtime.quarantine_window: each runs on a worker of its own. */
+  get quarantinedAccounts(): readonly string[] {
+    return this.pool.quarantinedAccounts();
   }
 
   /**
@@ -424,7 +453,10 @@ export class FleetRuntime {
     const death = served.threadId === null ? undefined : this.pool.death(served.threadId);
     const detail = death?.reason == null ? error.message : `${error.message} (${death.reason})`;
     const guilty = death === undefined || death.culprit === served.binding || (death.culprit === null && death.residents <= 1);
-    if (guilty) return new WorkerCrashedError(`the worker running task ${taskId} (${task.task}) of account ${phone} died: ${detail}`);
+    if (guilty) {
+      this.noteCrash(phone, detail);
+      return new WorkerCrashedError(`the worker running task ${taskId} (${task.task}) of account ${phone} died: ${detail}`);
+    }
     const collateral = `task ${taskId} (${task.task}) of account ${phone} lost its worker to another task: ${detail}`;
     if (served.firstWrite !== null) {
       return new WorkerCrashedError(`${collateral}; it had already called ${served.firstWrite}, which changes something on Telegram, so it is not run again`, { collateral: true });
@@ -432,6 +464,20 @@ export class FleetRuntime {
     if (this.closing !== null) return new WorkerCrashedError(`${collateral}; the runtime is shutting down, so it is not run again`, { collateral: true });
     if (!mayRetry) return new WorkerCrashedError(`${collateral}; it had already run ${CRASH_RETRIES + 1} times and lost its worker each time`, { collateral: true });
     return new RequeueTask(`${collateral}; it had changed nothing on Telegram, so it runs again on a live worker`, { cause: new WorkerCrashedError(collateral, { collateral: true }) });
+  }
+
+  /** A task of `account` killed its worker: after runtime.quarantine_crashes of them, the account gets a worker of its own. */
+  private noteCrash(account: string, detail: string): void {
+    const verdict = this.quarantine.noteCrash(account);
+    const { quarantineCrashes: crashes, quarantineWindowMs: windowMs, maxQuarantined } = this.config.runtime;
+    if (verdict === 'stays') return;
+    if (verdict === 'no-room') {
+      this.logger.warn({ account, crashes, windowMs, maxQuarantined }, `account ${account} keeps crashing workers (${detail}), but runtime.max_quarantined accounts are quarantined already: it stays on its shared worker`);
+      return;
+    }
+    this.pool.quarantine(account);
+    this.logger.warn({ account, crashes, windowMs, tenant: this.pool.tenant(account) }, `account ${account} crashed ${crashes} workers within ${windowMs / 1000} s (last: ${detail}): it runs on a worker of its own from now on`);
+    this.reporter.emit('account:quarantined', { account, crashes, windowMs, reason: detail });
   }
 
   private openConnection(account: string): MessagePort {
@@ -505,4 +551,27 @@ export class FleetRuntime {
       durationMs: task.durationMs,
     });
   }
+}
+
+/**
+ * Each account's tenant: from the runtime's options first, then config.yaml's accounts, else the
+ * default tenant. A phone the runtime does not serve, or listed under two tenants, is refused.
+ */
+function tenantsOf(accounts: readonly AccountCredentials[], config: FleetConfig, given: Readonly<Record<string, readonly string[]>>): Map<string, string> {
+  const served = new Set(accounts.map((account) => account.phone));
+  const tenantOf = new Map<string, string>();
+  for (const account of config.accounts) if (account.tenant !== undefined && served.has(account.phone)) tenantOf.set(account.phone, account.tenant);
+  const listed = new Map<string, string>();
+  for (const [tenant, phones] of Object.entries(given)) {
+    if (!TENANT_NAME.test(tenant)) throw new Error(`tenant name ${JSON.stringify(tenant)} is not allowed: use ${TENANT_NAME_RULE}`);
+    for (const phone of phones) {
+      if (!served.has(phone)) throw new Error(`tenant ${tenant} lists account ${phone}, which this runtime does not serve`);
+      const other = listed.get(phone);
+      if (other !== undefined && other !== tenant) throw new Error(`account ${phone} is listed under two tenants (${other} and ${tenant}): an account belongs to one tenant`);
+      listed.set(phone, tenant);
+      tenantOf.set(phone, tenant);
+    }
+  }
+  for (const phone of served) if (!tenantOf.has(phone)) tenantOf.set(phone, DEFAULT_TENANT);
+  return tenantOf;
 }

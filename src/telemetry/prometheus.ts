@@ -12,6 +12,8 @@ export interface FleetMetricsSource {
   readonly registry: Pick<TelegramCacheRegistry, 'scope' | 'currentProcessCache'>;
   readonly queuedTasks: number;
   readonly runningTasks: number;
+  /** Accounts moved to a worker of their own after crashing workers (FleetRuntime has them). */
+  readonly quarantinedAccounts?: readonly string[];
 }
 
 export interface FleetMetricsOptions {
@@ -85,6 +87,14 @@ export class FleetMetrics {
       registers,
       collect() {
         this.set(source.queuedTasks);
+      },
+    });
+    new Gauge({
+      name: 'tgfleet_quarantined_accounts',
+      help: 'Accounts on a worker of their own because their tasks crashed workers again and again (runtime.quarantine_crashes)',
+      registers,
+      collect() {
+        this.set(source.quarantinedAccounts?.length ?? 0);
       },
     });
     new Gauge({
