@@ -20,6 +20,14 @@ function positiveInt(value: string): number {
   return parsed;
 }
 
+/** `--tenant name=+phone,+phone`, repeatable: the tenants so far, with this one added. */
+function tenantFlag(value: string, tenants: Record<string, string[]>): Record<string, string[]> {
+  const match = /^([^=]+)=(.+)$/.exec(value);
+  if (match === null) throw new InvalidArgumentError('expected name=phone[,phone...], e.g. acme=+15550001111,+15550002222');
+  const [, name, phones] = match as unknown as [string, string, string];
+  return { ...tenants, [name]: [...(tenants[name] ?? []), ...phones.split(',').map((phone) => phone.trim()).filter((phone) => phone !== '')] };
+}
+
 /** A file or value the user named that cannot be used; exits 2 like a bad config. */
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -101,14 +109,15 @@ withWorkloadFlags(program.command('run'))
   .option('--no-cache', 'give tasks the bare GramJS client, to measure what the cache saves')
   .option('--no-progress', 'no progress bar')
   .option('--json', 'print the summary as JSON')
-  .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean }) =>
+  .option('--tenant <name=phones>', 'put these accounts (comma-separated phones) in tenant <name>, over their tenant in the config; repeatable', tenantFlag, {})
+  .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean; tenant: Record<string, string[]> }) =>
     guarded(async () => {
       const config = workloadConfig(options);
       if (options.scope !== undefined) config.cache.scope = options.scope;
       await checkWorkloadTask(config);
       // The runtime and GramJS load only for the commands that run tasks.
       const { runCommand } = await import('./run-command.js');
-      return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache });
+      return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache, tenants: options.tenant });
     }),
   );
 

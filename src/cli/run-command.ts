@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   json: boolean;
   /** false runs the bare GramJS client, to see what the cache saves. */
   cache: boolean;
+  /** Tenants by name with their accounts, over the config's (the --tenant flag). */
+  tenants?: Record<string, string[]>;
 }
 
 export function renderSummary(config: FleetConfig, result: JobResult, cache: boolean): string {
@@ -82,7 +84,7 @@ function callCounter(runtime: FleetRuntime, config: FleetConfig): Pick<LogCacheM
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const { config } = options;
   const logger = createLogger({ level: config.logging.level, pretty: process.stderr.isTTY });
-  const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache });
+  const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache, ...(options.tenants !== undefined && { tenants: options.tenants }) });
   const metrics = config.metrics.sqlite === '' ? null : logCacheMetrics(runtime.reporter, { path: config.metrics.sqlite, logger, ...callCounter(runtime, config) });
   const fleetMetrics = config.metrics.prometheusPort > 0 ? new FleetMetrics(runtime, { logger }) : null;
   const prometheus = fleetMetrics === null ? null : await startMetricsServer(fleetMetrics, { port: config.metrics.prometheusPort, host: config.metrics.prometheusHost });

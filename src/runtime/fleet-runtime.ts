@@ -5,7 +5,7 @@ import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { reviveError, serializeError } from '../channel/remote-error.js';
 import { WorkerCrashedError } from '../channel/task-errors.js';
-import { loadConfig, type FleetConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type FleetConfig } from '../config/config.js';
 import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
@@ -563,11 +563,11 @@ function tenantsOf(accounts: readonly AccountCredentials[], config: FleetConfig,
   for (const account of config.accounts) if (account.tenant !== undefined && served.has(account.phone)) tenantOf.set(account.phone, account.tenant);
   const listed = new Map<string, string>();
   for (const [tenant, phones] of Object.entries(given)) {
-    if (!TENANT_NAME.test(tenant)) throw new Error(`tenant name ${JSON.stringify(tenant)} is not allowed: use ${TENANT_NAME_RULE}`);
+    if (!TENANT_NAME.test(tenant)) throw new ConfigError(`tenant name ${JSON.stringify(tenant)} is not allowed: use ${TENANT_NAME_RULE}`, 'tenants');
     for (const phone of phones) {
-      if (!served.has(phone)) throw new Error(`tenant ${tenant} lists account ${phone}, which this runtime does not serve`);
+      if (!served.has(phone)) throw new ConfigError(`tenant ${tenant} lists account ${phone}, which this runtime does not serve`, 'tenants');
       const other = listed.get(phone);
-      if (other !== undefined && other !== tenant) throw new Error(`account ${phone} is listed under two tenants (${other} and ${tenant}): an account belongs to one tenant`);
+      if (other !== undefined && other !== tenant) throw new ConfigError(`account ${phone} is listed under two tenants (${other} and ${tenant}): an account belongs to one tenant`, 'tenants');
       listed.set(phone, tenant);
       tenantOf.set(phone, tenant);
     }
