@@ -156,6 +156,10 @@ const HASH = 5;
 /** The expiry, a double, takes the last two numbers of the slot's eight. */
 const EXPIRY = 3;
 const STRIDE = 8;
+/** Where a slot's key, value and owner lie in `refs`. */
+const REFS = 3;
+const VALUE = 1;
+const OWNER = 2;
 /** Heaviest entry the cache takes: its cost shares 32 bits with two bits of list. */
 const MAX_ENTRY_BYTES = 2 ** 29 - 1;
 
@@ -186,9 +190,11 @@ export class TelegramCache<V = unknown> {
   private sweeps = 0;
 
   private capacity = 0;
-  private keys: string[] = [];
-  private values: (V | Alias | undefined)[] = [];
-  private owners: (AccountState | undefined)[] = [];
+  /**
+   * Each slot's key, value and owning account, side by side (REFS a slot), so that finding and
+   * reading an entry touches one cache line of them rather than one in each of three arrays.
+   */
+  private refs: unknown[] = [];
   /** Each slot's links, cost, hash and list, STRIDE numbers a slot, so that touching an entry touches one cache line of them. */
   private meta = new Int32Array(0);
   /** `meta`'s memory seen as doubles, for the expiry times. */
@@ -317,10 +323,10 @@ export class TelegramCache<V = unknown> {
     if (slot === NONE) return false;
     const now = this.clock();
     if (!(this.expiry[slot * 4 + EXPIRY]! > now)) return false;
-    const value = this.values[slot];
+    const value = this.valueAt(slot);
     if (!(value instanceof Alias)) return true;
     const target = this.find(state, value.target);
-    return target !== NONE && this.expiry[target * 4 + EXPIRY]! > now && !(this.values[target] instanceof Alias);
+    return target !== NONE && this.expiry[target * 4 + EXPIRY]! > now && !(this.valueAt(target) instanceof Alias);
   }
 
   /**
@@ -345,9 +351,9 @@ export class TelegramCache<V = unknown> {
     const state = this.accounts.get(account);
     const targetSlot = state === undefined ? NONE : this.find(state, target);
     // A name for nothing (its peer was left out or has gone) would only take room.
-    if (targetSlot === NONE || this.values[targetSlot] instanceof Alias) return false;
+    if (targetSlot === NONE || this.valueAt(targetSlot) instanceof Alias) return false;
     // Sharing the target's own key string makes the alias cost nothing but its own key.
-    return this.store(account, key, new Alias(this.keys[targetSlot] as string), ALIAS_BYTES, ttlMs, temperature);
+    return this.store(account, key, new Alias(this.keyAt(targetSlot)), ALIAS_BYTES, ttlMs, temperature);
   }
 
   /** Invalidates one entry (for example after Telegram rejected its access hash). */
@@ -384,9 +390,7 @@ export class TelegramCache<V = unknown> {
     this.count = 0;
     this.totalBytes = 0;
     this.capacity = 0;
-    this.keys = [];
-    this.values = [];
-    this.owners = [];
+    this.refs = [];
     this.meta = new Int32Array(0);
     this.expiry = new Float64Array(this.meta.buffer);
     this.freeSlot = NONE;
@@ -518,14 +522,14 @@ export class TelegramCache<V = unknown> {
       this.evicted(state, slot, 'expired');
       return undefined;
     }
-    const value = this.values[slot] as V | Alias;
+    const value = this.valueAt(slot) as V | Alias;
     if (!(value instanceof Alias)) {
       this.touch(state, slot);
       return value;
     }
     const aliasHash = this.foundHash;
     const target = this.find(state, value.target);
-    if (target === NONE || this.values[target] instanceof Alias || this.expiry[target * 4 + EXPIRY]! <= now) {
+    if (target === NONE || this.valueAt(target) instanceof Alias || this.expiry[target * 4 + EXPIRY]! <= now) {
       // A miss counts the name that was asked for, not its target.
       this.foundHash = aliasHash;
       // The entry it named has left; the name goes too, for the reason its peer did (the cache was full or it expired).
@@ -535,7 +539,7 @@ export class TelegramCache<V = unknown> {
     }
     this.touch(state, slot);
     this.touch(state, target);
-    return this.values[target] as V;
+    return this.valueAt(target) as V;
   }
 
   private store(account: string, key: string, value: V | Alias, valueBytes: number, ttlMs: number | undefined, temperature: 'hot' | 'cold'): boolean {
@@ -553,7 +557,7 @@ export class TelegramCache<V = unknown> {
     this.counters.sets++;
     state.counters.sets++;
     if (existing !== NONE) {
-      this.values[existing] = value;
+      this.refs[existing * REFS + VALUE] = value;
       this.expiry[existing * 4 + EXPIRY] = expiresAt;
       this.reweigh(state, existing, weight);
       if (!cold) this.touch(state, existing);
@@ -589,7 +593,7 @@ export class TelegramCache<V = unknown> {
     const why: EvictionReason = reason !== 'expired' && this.expiry[slot * 4 + EXPIRY]! <= this.clock() ? 'expired' : reason;
     this.counters.evictions[why]++;
     state.counters.evictions[why]++;
-    this.onEvict?.(state.name, this.keys[slot] as string, why);
+    this.onEvict?.(state.name, this.keyAt(slot), why);
   }
 
   private allocate(): number {
@@ -622,7 +626,7 @@ export class TelegramCache<V = unknown> {
     while (length * 3 < this.capacity * 4) length <<= 1;
     if (length === this.table.length) return;
     this.table = new Int32Array(length);
-    for (let slot = 0; slot < this.used; slot++) if (this.owners[slot] !== undefined) this.place(slot);
+    for (let slot = 0; slot < this.used; slot++) if (this.ownerAt(slot) !== undefined) this.place(slot);
   }
 
   /** The slot of the account's entry under `key`, or NONE. */
@@ -636,7 +640,7 @@ export class TelegramCache<V = unknown> {
       const entry = table[i]!;
       if (entry === 0) return NONE;
       const slot = entry - 1;
-      if (this.meta[slot * STRIDE + HASH] === hash && this.owners[slot] === state && this.keys[slot] === key) return slot;
+      if (this.meta[slot * STRIDE + HASH] === hash && this.refs[slot * REFS + OWNER] === state && this.refs[slot * REFS] === key) return slot;
     }
   }
 
@@ -668,9 +672,10 @@ export class TelegramCache<V = unknown> {
 
   private insert(state: AccountState, key: string, hash: number, value: V | Alias, expiresAt: number, weight: number, cold: boolean): number {
     const slot = this.allocate();
-    this.keys[slot] = key;
-    this.values[slot] = value;
-    this.owners[slot] = state;
+    const at = slot * REFS;
+    this.refs[at] = key;
+    this.refs[at + VALUE] = value;
+    this.refs[at + OWNER] = state;
     this.expiry[slot * 4 + EXPIRY] = expiresAt;
     this.meta[slot * STRIDE + WEIGHT_LIST] = weight << 2;
     this.meta[slot * STRIDE + HASH] = hash;
@@ -700,7 +705,7 @@ export class TelegramCache<V = unknown> {
 
   /** Unlinks an entry from everything and frees its slot; the caller counts why it went. */
   private remove(slot: number): void {
-    const state = this.owners[slot] as AccountState;
+    const state = (this.ownerAt(slot) as AccountState);
     this.unlinkList(slot);
     this.accountUnlink(state, slot);
     this.unplace(slot);
@@ -708,8 +713,9 @@ export class TelegramCache<V = unknown> {
     state.bytes -= this.weightOf(slot);
     this.count--;
     this.totalBytes -= this.weightOf(slot);
-    this.values[slot] = undefined;
-    this.owners[slot] = undefined;
+    // The key stays until the slot is reused: the caller reports it as evicted.
+    this.refs[slot * REFS + VALUE] = undefined;
+    this.refs[slot * REFS + OWNER] = undefined;
     this.meta[slot * STRIDE + NEXT] = this.freeSlot;
     this.freeSlot = slot;
   }
@@ -770,7 +776,7 @@ export class TelegramCache<V = unknown> {
   }
 
   private evictSlot(slot: number): void {
-    const state = this.owners[slot] as AccountState;
+    const state = (this.ownerAt(slot) as AccountState);
     this.remove(slot);
     this.evicted(state, slot, 'capacity');
   }
@@ -800,6 +806,18 @@ export class TelegramCache<V = unknown> {
 
   private protectedOverflowing(): boolean {
     return this.listCount[PROTECTED]! > this.protectedMaxEntries || this.listBytes[PROTECTED]! > this.protectedMaxBytes;
+  }
+
+  private keyAt(slot: number): string {
+    return this.refs[slot * REFS] as string;
+  }
+
+  private valueAt(slot: number): V | Alias | undefined {
+    return this.refs[slot * REFS + VALUE] as V | Alias | undefined;
+  }
+
+  private ownerAt(slot: number): AccountState | undefined {
+    return this.refs[slot * REFS + OWNER] as AccountState | undefined;
   }
 
   /** What the entry costs; it shares its number with the entry's list (two bits), an entry's cost being far below 2^29. */
