@@ -127,14 +127,14 @@ async function throughput(db: pg.Pool): Promise<number[]> {
       const rates: number[] = [];
       for (let rep = 0; rep < 3; rep++) {
         const started = now();
-        await Promise.all(
-          accounts.slice(0, batch).map((account) => client.submit<FleetBenchResult, FleetBenchArgs>({ account, task, args: { seq: seq++, peers: [], calls: 4 } })),
-        );
+        await Promise.all(accounts.slice(0, batch).map((account) => client.submit<FleetBenchResult, FleetBenchArgs>({ account, task, args: { seq: seq++, peers: [], calls: 4 } })));
         rates.push(batch / ((now() - started) / 1000));
       }
       const { min, median, max } = stats(rates);
       medians.push(median);
-      log(`throughput, ${size} host${size > 1 ? 's' : ''}: ${median.toFixed(1)} tasks/s (min ${min.toFixed(1)}, max ${max.toFixed(1)}; ${batch} tasks of 4 calls × ${REPLY_MS} ms, ${MAX_IN_FLIGHT} in flight per host, 3 runs)`);
+      log(
+        `throughput, ${size} host${size > 1 ? 's' : ''}: ${median.toFixed(1)} tasks/s (min ${min.toFixed(1)}, max ${max.toFixed(1)}; ${batch} tasks of 4 calls × ${REPLY_MS} ms, ${MAX_IN_FLIGHT} in flight per host, 3 runs)`,
+      );
     }
   } finally {
     await client.close();
@@ -202,7 +202,14 @@ async function failover(db: pg.Pool): Promise<string> {
 
   // A task that has not ended a minute after the last submission is counted as lost.
   const ended: (FleetBenchResult | Error)[] = [];
-  const all = Promise.all(results.map((result) => result.then((value) => void ended.push(value), (error: Error) => void ended.push(error))));
+  const all = Promise.all(
+    results.map((result) =>
+      result.then(
+        (value) => void ended.push(value),
+        (error: Error) => void ended.push(error),
+      ),
+    ),
+  );
   await Promise.race([all, sleep(60_000)]);
   const done = ended.filter((value): value is FleetBenchResult => !(value instanceof Error));
   const errors = ended.filter((value): value is Error => value instanceof Error).map(String);
@@ -252,7 +259,9 @@ async function failover(db: pg.Pool): Promise<string> {
   log(`failover run: ${results.length} tasks over ${ACCOUNTS} accounts, ${SHARDS} shards; ${final.moves} moves; ${errors.length} rejected${errors[0] === undefined ? '' : ` (first: ${errors[0]})`}`);
   log(`killed host h1: shards served again after ${failoverOf('h1', killedAt).toFixed(1)} s (takeover grace ${fleet.config.fleet.takeoverGraceMs / 1000} s)`);
   log(`frozen host h2: shards served again after ${failoverOf('h2', frozenAt, wokeAt).toFixed(1)} s (host_timeout ${fleet.config.fleet.hostTimeoutMs / 1000} s + grace)`);
-  log(`hit rate: ${pct(steadyHits, steadyLookups)}% for an account's task on the host that ran its previous one, ${pct(movedHits, movedLookups)}% for its first task after a move (${movedLookups} lookups; no shared cache store yet)`);
+  log(
+    `hit rate: ${pct(steadyHits, steadyLookups)}% for an account's task on the host that ran its previous one, ${pct(movedHits, movedLookups)}% for its first task after a move (${movedLookups} lookups; no shared cache store yet)`,
+  );
   log(`double connections counted by: ${new LedgerDoubleConnections(db, names).source}`);
   return (
     `hosts ${hosts.size}, tasks ${results.length}, lost ${results.length - done.length}, completed twice ${completedTwice(completions.map((row) => ({ taskId: row.task_id }))).length}, ` +

@@ -68,7 +68,9 @@ interface ConnectionRun {
 /** 1000 accounts connected at once to one data-centre process: its memory and descriptors per connection. */
 async function connectionFootprint(): Promise<ConnectionRun[]> {
   const sessions = join(mkdtempSync(join(tmpdir(), 'tgfleet-bench-dc-')), 'sessions.json');
-  const child = spawn(process.execPath, [join(repositoryRoot(), 'dist', 'src', 'cli', 'main.js'), 'dc', '--port', '0', '--accounts', String(CONNECTIONS), '--sessions', sessions], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(repositoryRoot(), 'dist', 'src', 'cli', 'main.js'), 'dc', '--port', '0', '--accounts', String(CONNECTIONS), '--sessions', sessions], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const started = await new Promise<DcStarted>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as DcStarted));
@@ -87,7 +89,10 @@ async function connectionFootprint(): Promise<ConnectionRun[]> {
         clients.push(
           ...(await Promise.all(
             batch.map(({ phone, session }) =>
-              connectLiveClient({ phone, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session }, { dcAddress: { host: file.host, port: file.port }, callTimeoutMs: CALL_TIMEOUT_MS, onBroken: () => {} }),
+              connectLiveClient(
+                { phone, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session },
+                { dcAddress: { host: file.host, port: file.port }, callTimeoutMs: CALL_TIMEOUT_MS, onBroken: () => {} },
+              ),
             ),
           )),
         );
@@ -128,7 +133,10 @@ async function callCost(): Promise<{ seam: number[]; network: number[] }> {
   const seam = await createSimulatedClient(portTransport(port2));
   const dc = await new LoopbackDc(simulator).start();
   const [issued] = await dc.provision([account]);
-  const network = await connectLiveClient({ phone: account, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session: issued!.session }, { dcAddress: dc.address, callTimeoutMs: CALL_TIMEOUT_MS, onBroken: () => {} });
+  const network = await connectLiveClient(
+    { phone: account, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session: issued!.session },
+    { dcAddress: dc.address, callTimeoutMs: CALL_TIMEOUT_MS, onBroken: () => {} },
+  );
   try {
     await timeCalls(seam, CALLS / 10);
     await timeCalls(network, CALLS / 10);

@@ -97,7 +97,7 @@ function channelCase(op: BurstRequest['op']): BenchCase {
     label: 'tgfleet channel',
     setup: () => {
       const cache = new TelegramCache({ maxSize: 10_000, defaultTtlMs: 3_600_000 });
-      KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
+      for (const [index, key] of KEYS.entries()) cache.set(ACCOUNT, key, RECORDS[index]);
       const endpoint = new AccountEndpoint(cache, ACCOUNT, 'bench', { singleFlight: new SingleFlight(30_000), flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) });
       const { port1, port2 } = new MessageChannel();
       const served = new ChannelServer(port1);

@@ -5,8 +5,8 @@ import { variantProgress } from '../src/cli/progress.js';
 import { formatTable as formatBenchTable, type BenchRun } from './harness.js';
 import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { renderHitRateMarkdown, runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
-import { cellVerdict, renderGridMarkdown, runPolicyGridBenchmark } from '../src/benchmark/policy-grid.js';
-import { renderTraceMarkdown, runPublicTraces } from '../src/benchmark/public-traces.js';
+import { cellVerdict, renderGridMarkdown, runPolicyGridBenchmark } from './policy-grid.js';
+import { renderTraceMarkdown, runPublicTraces } from './public-traces.js';
 import { defaultConfig } from '../src/config/config.js';
 import { runRedisBench } from './redis.bench.js';
 import { runRuntimeBench } from './runtime.bench.js';
@@ -49,7 +49,9 @@ function selectedSections(argv: readonly string[]): Section[] {
 function previousSections(file: string): Map<string, string> {
   const sections = new Map<string, string>();
   if (!existsSync(file)) return sections;
-  for (const part of readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1)) {
+  for (const part of readFileSync(file, 'utf8')
+    .split(/^(?=## )/m)
+    .slice(1)) {
     sections.set(part.slice(3, part.indexOf('\n')).trim(), part.trimEnd());
   }
   return sections;
@@ -78,9 +80,12 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
     log('policy grid…');
     const cells = runPolicyGridBenchmark({ workload: defaultConfig().workload, quick, outDir: resultsDir });
     const passed = cells.filter((c) => cellVerdict(c) === 'pass').length;
-    const tracesDir = resolve(root, process.env['BENCH_TRACES'] ?? join('..', 'shared', 'traces'));
-    log('public traces…');
-    const traces = runPublicTraces(tracesDir);
+    // The traces are third-party files kept outside the repository; only the caller knows where.
+    const tracesSetting = process.env['BENCH_TRACES'];
+    const tracesDir = tracesSetting === undefined || tracesSetting === '' ? null : resolve(root, tracesSetting);
+    if (tracesDir === null) log('public traces skipped: set BENCH_TRACES to the folder holding them');
+    else log('public traces…');
+    const traces = tracesDir === null ? null : runPublicTraces(tracesDir);
     return [
       `## ${title}`,
       '',
@@ -94,9 +99,13 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
       '',
       'Public traces (the LIRS and cache2k traces), each alone as one account at the sizes others published hit rates for, then all three interleaved as three accounts. lru-cache on the same trace is the reference for LRU.',
       '',
-      traces === null ? `The traces were not found in ${tracesDir}; set BENCH_TRACES to their folder.` : renderTraceMarkdown(traces),
+      tracesDir === null
+        ? 'Not run: BENCH_TRACES was not set to the folder holding the traces (gli, multi1 and web07, from the LIRS and cache2k projects).'
+        : traces === null
+          ? `Not run: the traces were not found in ${tracesDir} (BENCH_TRACES).`
+          : renderTraceMarkdown(traces),
       '',
-      'Alone: `npm run build && node dist/bench/run-all.js --only policies`.',
+      'Alone: `npm run build && BENCH_TRACES=<folder of the traces> node dist/bench/run-all.js --only policies`.',
     ].join('\n');
   }
   if (section === 'runtime') {
@@ -109,7 +118,11 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
     const redis = await runRedisBench(quiet);
     return 'skipped' in redis
       ? `## ${title}\n\n${redis.skipped}`
-      : benchSection(title, [redis], 'What a worker pays to read the main-thread cache, against reading the same records from Redis on loopback (what a user would otherwise pick to share a cache between workers).');
+      : benchSection(
+          title,
+          [redis],
+          'What a worker pays to read the main-thread cache, against reading the same records from Redis on loopback (what a user would otherwise pick to share a cache between workers).',
+        );
   }
   log('cross-task hit rates…');
   const progress = variantProgress(true);

@@ -76,7 +76,7 @@ function channelCase(label: string, op: ChannelOp): BenchCase {
     label,
     setup: async () => {
       const cache = new TelegramCache({ maxSize: 1000 });
-      KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
+      for (const [index, key] of KEYS.entries()) cache.set(ACCOUNT, key, RECORDS[index]);
       const endpoint = new AccountEndpoint(cache, ACCOUNT, 'bench', {
         singleFlight: new SingleFlight(30_000),
         flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }),

@@ -14,16 +14,19 @@ export {
   getCacheRegistry,
   resetCacheRegistry,
   type TelegramCacheRegistryOptions,
+  type TelegramCacheRegistryConfig,
 } from './cache/registry.js';
 export {
   loadConfig,
   parseConfig,
+  parseCacheSection,
   defaultConfig,
   configPath,
   ConfigError,
   CONFIG_ENV,
   type FleetConfig,
   type CacheConfig,
+  type CacheSection,
   type RuntimeConfig,
   type FloodConfig,
   type TelegramConfig,
@@ -49,6 +52,7 @@ export {
   type FloodCooldownEvent,
   type ListenerErrorEvent,
 } from './runtime/reporter.js';
+export { TaskModuleError } from './runtime/module-paths.js';
 export { RemoteTaskError, type SerializedError } from './channel/remote-error.js';
 export type { AccountCacheApi, CacheWrite, LookupResult } from './channel/protocol.js';
 export type { AccountCache } from './channel/channel-client.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RemoteTaskError } from '../src/channel/remote-error.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
+import { TelegramCallTimeoutError } from '../src/telegram/live/session-errors.js';
 import type { OutlivesRevocationArgs, RevokedCalls } from './fixtures/outlives-revocation.js';
 import type { SpinsArgs } from './fixtures/spins.js';
 import { fixturePath, runSlow as slow } from './helpers/fixtures.js';
@@ -113,7 +113,7 @@ describe('a Telegram call in simulated mode', () => {
 
     const error = await runtime.run({ account, task: fixturePath('gets-me') }).catch((caught: unknown) => caught);
 
-    expect(error).toBeInstanceOf(RemoteTaskError);
+    expect(error).toBeInstanceOf(TelegramCallTimeoutError);
     expect(error).toMatchObject({ name: 'TelegramCallTimeoutError', message: expect.stringMatching(/did not answer users\.GetUsers within 1 s/) });
   });
 });

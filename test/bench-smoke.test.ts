@@ -8,8 +8,8 @@ import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
 import { runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
-import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../src/benchmark/policy-grid.js';
-import { interleaved, readTrace, replayTrace } from '../src/benchmark/public-traces.js';
+import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../bench/policy-grid.js';
+import { interleaved, readTrace, replayTrace } from '../bench/public-traces.js';
 import { defaultConfig } from '../src/config/config.js';
 
 const outDir = mkdtempSync(join(tmpdir(), 'tgfleet-bench-'));
@@ -140,7 +140,7 @@ test('a public trace is read in either format and replayed alone and interleaved
   writeFileSync(text, gzipSync('1\n2\n*\n1\n3\n1\n2\n'));
   const binary = join(outDir, 'tiny.u32be.gz');
   const words = Buffer.alloc(16);
-  [7, 8, 7, 9].forEach((key, i) => words.writeUInt32BE(key, i * 4));
+  for (const [i, key] of [7, 8, 7, 9].entries()) words.writeUInt32BE(key, i * 4);
   writeFileSync(binary, gzipSync(words));
   expect(readTrace(text)).toEqual(['1', '2', '1', '3', '1', '2']);
   expect(readTrace(binary)).toEqual(['7', '8', '7', '9']);

@@ -53,7 +53,10 @@ describe('tasks’ cache channels over a worker’s link (real MessagePorts)', (
     const bytes = new Uint8Array([0x1c, 0xb5, 0xc4, 0x15]);
 
     await client.set('@shared', 'alice’s access hash');
-    await client.setMany([{ key: 'user:1', value: bytes }, { key: 'user:2', value: { id: 2 } }]);
+    await client.setMany([
+      { key: 'user:1', value: bytes },
+      { key: 'user:2', value: { id: 2 } },
+    ]);
 
     expect(await client.getMany(['@shared', 'user:1', 'user:2', '@nobody'])).toEqual(['alice’s access hash', bytes, { id: 2 }, undefined]);
     expect(await client.get('user:1')).toBeInstanceOf(Uint8Array);
@@ -130,16 +133,29 @@ describe('tasks’ cache channels over a worker’s link (real MessagePorts)', (
     expect(state.cache.get('alice', 'last')).toBe('written');
   });
 
-  it('sends the task’s outcome after its writes were acknowledged, then refuses further calls', async () => {
+  it('hands back a plain outcome, for Piscina’s reply, once its writes were acknowledged, then refuses further calls', async () => {
     const state = mainThread();
-    const { client, served } = connect(state, 'alice');
+    const { client } = connect(state, 'alice');
 
     void client.set('@alice', 1);
-    await client.finish({ ok: true, value: { sent: 3 } });
+    await expect(client.finish({ ok: true, value: { sent: 3 } })).resolves.toEqual({ ok: true, value: { sent: 3 } });
+
+    expect(state.cache.get('alice', '@alice')).toBe(1);
+    await expect(client.get('@alice')).rejects.toThrow('the task has ended: its cache channel is closed');
+  });
+
+  it('sends an outcome that is not plain data on the link, after its writes were acknowledged', async () => {
+    const state = mainThread();
+    const { client, served } = connect(state, 'alice');
+    class Summary {
+      constructor(readonly sent: number) {}
+    }
+
+    void client.set('@alice', 1);
+    await expect(client.finish({ ok: true, value: new Summary(3) })).resolves.toBe('ended');
 
     await expect(served.ended).resolves.toEqual({ ok: true, value: { sent: 3 } });
     expect(state.cache.get('alice', '@alice')).toBe(1);
-    await expect(client.get('@alice')).rejects.toThrow('the task has ended: its cache channel is closed');
   });
 
   it('turns a result that cannot cross threads into the task’s own error', async () => {
@@ -245,6 +261,7 @@ describe('tasks’ cache channels over a worker’s link (real MessagePorts)', (
       openPorts.push(comlink.port1, comlink.port2);
       channel.served.openCold(comlink.port1);
       // Typed as any on purpose: the point is to send what the protocol's types forbid.
+      // biome-ignore lint/suspicious/noExplicitAny: see above
       return { ...channel, comlinkPort: comlink.port2, remote: wrap<any>(nodeEndpoint(comlink.port2)) };
     }
 
@@ -271,6 +288,7 @@ describe('tasks’ cache channels over a worker’s link (real MessagePorts)', (
 
       await expect(read(remote.get)).rejects.toThrow(REFUSAL);
       await expect(read(remote.get.name)).rejects.toThrow(REFUSAL);
+      // biome-ignore lint/suspicious/noProto: the prototype is one of the paths the server must refuse
       await expect(read(remote.__proto__)).rejects.toThrow(REFUSAL);
     });
 

@@ -72,7 +72,10 @@ describe('every number has a range the loader enforces', () => {
 describe('config check and run refuse the same bad file with exit 2', () => {
   test.each(outOfRange)('%s', async (_, text, key, given, allowed) => {
     const file = configFile(text);
-    for (const command of [['config', 'check', file], ['run', '--config', file, '--no-progress']]) {
+    for (const command of [
+      ['config', 'check', file],
+      ['run', '--config', file, '--no-progress'],
+    ]) {
       const { code, stderr } = await tgfleet(...command);
       expect(code, `${command.join(' ')}: ${stderr}`).toBe(2);
       expect(stderr).toContain(`${key}: `);
@@ -82,7 +85,11 @@ describe('config check and run refuse the same bad file with exit 2', () => {
 
   const cases: [string, string, RegExp][] = [
     ['a task module that does not exist', `workload:\n  task: ${JSON.stringify(join(dir, 'missing-task.js'))}\n`, /workload\.task: task module .*missing-task\.js not found/],
-    ['a task module without a default export', `workload:\n  task: ${JSON.stringify(join(dir, 'no-default.mjs'))}\n`, /workload\.task: task module .*no-default\.mjs has no function as its default export/],
+    [
+      'a task module without a default export',
+      `workload:\n  task: ${JSON.stringify(join(dir, 'no-default.mjs'))}\n`,
+      /workload\.task: task module .*no-default\.mjs has no function as its default export/,
+    ],
     ['a task module that does not load', `workload:\n  task: ${JSON.stringify(join(dir, 'broken.mjs'))}\n`, /workload\.task: task module .*broken\.mjs cannot be loaded/],
   ];
   writeFileSync(join(dir, 'no-default.mjs'), 'export const task = async () => 1;\n');
@@ -90,7 +97,10 @@ describe('config check and run refuse the same bad file with exit 2', () => {
 
   test.each(cases)('%s', async (_, text, message) => {
     const file = configFile(text);
-    for (const command of [['config', 'check', file], ['run', '--config', file, '--no-progress']]) {
+    for (const command of [
+      ['config', 'check', file],
+      ['run', '--config', file, '--no-progress'],
+    ]) {
       const { code, stderr } = await tgfleet(...command);
       expect(code, `${command.join(' ')}: ${stderr}`).toBe(2);
       expect(stderr).toMatch(message);
@@ -99,8 +109,7 @@ describe('config check and run refuse the same bad file with exit 2', () => {
 });
 
 describe('secrets written inline', () => {
-  const account = (hash: string): string =>
-    `accounts:\n  - phone: "+15550001111"\n    api_id: 12345\n    api_hash: "${hash}"\n    session_env: TG_SESSION_1\n`;
+  const account = (hash: string): string => `accounts:\n  - phone: "+15550001111"\n    api_id: 12345\n    api_hash: "${hash}"\n    session_env: TG_SESSION_1\n`;
 
   it('a valid inline api_hash passes with a warning that names the key and not the value', async () => {
     const { code, stdout, stderr } = await tgfleet('config', 'check', configFile(account(API_HASH)));
@@ -112,7 +121,10 @@ describe('secrets written inline', () => {
   it('a refused file quotes no secret back', async () => {
     const upper = API_HASH.toUpperCase();
     const file = configFile(`${account(upper)}runtime:\n  workers: 100000\n`);
-    for (const command of [['config', 'check', file], ['run', '--config', file]]) {
+    for (const command of [
+      ['config', 'check', file],
+      ['run', '--config', file],
+    ]) {
       const { code, stdout, stderr } = await tgfleet(...command);
       expect(code).toBe(2);
       expect(`${stdout}${stderr}`).not.toContain(upper);

@@ -148,7 +148,10 @@ describe('unknown keys', () => {
     const { config, warnings } = loadConfig(writeConfig(text), {});
     expect(warnings).toHaveLength(4);
     for (const key of ['cache.scop', 'cache.process.max_sise', 'extra', 'accounts[0].bogus']) {
-      expect(warnings.some((w) => w.includes(`unknown key ${key} `)), key).toBe(true);
+      expect(
+        warnings.some((w) => w.includes(`unknown key ${key} `)),
+        key,
+      ).toBe(true);
     }
     expect([config.cache.scope, config.cache.processMaxSize]).toEqual(['task', 9]);
   });
@@ -196,9 +199,7 @@ describe('files that are not a config', () => {
 describe('typos', () => {
   test('an unknown key names the known key it most likely meant, in warnings and beside errors', () => {
     expect(parseConfig({ runtime: { wokers: 3 } }).warnings).toEqual(['unknown key runtime.wokers (did you mean runtime.workers?) in (inline) is ignored']);
-    expect(() => parseConfig({ cache: { scope: 'global', per_acount: { max_entries: 10 } } })).toThrow(
-      /cache\.scope: .*\n {2}- unknown key cache\.per_acount \(did you mean cache\.per_account\?\)/,
-    );
+    expect(() => parseConfig({ cache: { scope: 'global', per_acount: { max_entries: 10 } } })).toThrow(/cache\.scope: .*\n {2}- unknown key cache\.per_acount \(did you mean cache\.per_account\?\)/);
   });
 });
 

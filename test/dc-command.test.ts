@@ -70,7 +70,10 @@ test('tgfleet dc serves another process that joins through its sessions file, an
 
   // A third process with a's session, while the runtime still holds a's connection: the data centre counts it against a.
   const session = file.accounts.find((account) => account.phone === a)!.session;
-  const intruder = connectLiveClient({ phone: a, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session }, { dcAddress: { host: file.host, port: file.port }, callTimeoutMs: 5000, onBroken: () => {} });
+  const intruder = connectLiveClient(
+    { phone: a, apiId: LOOPBACK_API_ID, apiHash: LOOPBACK_API_HASH, session },
+    { dcAddress: { host: file.host, port: file.port }, callTimeoutMs: 5000, onBroken: () => {} },
+  );
   await expect(intruder).rejects.toMatchObject({ name: 'AuthKeyDuplicatedError' });
   const afterIntruder = await status(started.status);
   expect(afterIntruder.accounts[a]!.duplicateAuthKeys).toBeGreaterThan(0);

@@ -43,12 +43,18 @@ describe.skipIf(problem !== null)('a host frozen with SIGSTOP', () => {
         results.push(client.submit<FleetCallsResult, FleetCallsArgs>({ account, task: fixturePath('fleet-calls'), args: { seq, calls: 4, pauseMs: 50 } }));
       }
     }
-    await until(() => tables.completedBy('host-a'), (count) => count >= 8);
+    await until(
+      () => tables.completedBy('host-a'),
+      (count) => count >= 8,
+    );
     a.kill('SIGSTOP');
     const frozenAt = Date.now();
 
     // Its kernel still answers, so only its heartbeat's age tells: host-b ends its session, then waits the grace.
-    await untilStatus(fleet, (status) => status.hosts.length === 1 && status.hosts[0]?.hostId === 'host-b' && status.hosts[0].shards.length === 6 && status.lastMoves.every((move) => move.servingAfterMs !== null));
+    await untilStatus(
+      fleet,
+      (status) => status.hosts.length === 1 && status.hosts[0]?.hostId === 'host-b' && status.hosts[0].shards.length === 6 && status.lastMoves.every((move) => move.servingAfterMs !== null),
+    );
     a.kill('SIGCONT');
     const fenced = await a.next((message) => message.type === 'fenced');
     expect(fenced.type === 'fenced' && fenced.reason).toBeTruthy();

@@ -40,7 +40,10 @@ describe.skipIf(problem !== null)('a host killed with SIGKILL', () => {
       }
     }
     // Mid-run: host-a has finished some of its tasks and holds the rest.
-    await until(() => tables.completedBy('host-a'), (count) => count >= 8);
+    await until(
+      () => tables.completedBy('host-a'),
+      (count) => count >= 8,
+    );
     a.kill('SIGKILL');
     const killedAt = Date.now();
     await a.exited;

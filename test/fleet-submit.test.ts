@@ -49,7 +49,9 @@ describe.skipIf(problem !== null)('FleetClient.submit', () => {
   });
 
   it("runs each account's tasks in the order they were submitted", async () => {
-    const submitted = Array.from({ length: 20 }, (_, seq) => [first, second].map((account) => client.submit<FleetCallsResult, FleetCallsArgs>({ account, task: fixturePath('fleet-calls'), args: { seq, calls: 2 } }))).flat();
+    const submitted = Array.from({ length: 20 }, (_, seq) =>
+      [first, second].map((account) => client.submit<FleetCallsResult, FleetCallsArgs>({ account, task: fixturePath('fleet-calls'), args: { seq, calls: 2 } })),
+    ).flat();
     const results = await Promise.all(submitted);
     expect(results.length).toBe(40);
     expect(orderViolations(results)).toEqual([]);

@@ -16,7 +16,15 @@ function capture(level: 'info' | 'debug' = 'info') {
     },
   });
   const logger = createLogger({ level, destination });
-  return { logger, output: () => text, records: () => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>) };
+  return {
+    logger,
+    output: () => text,
+    records: () =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }
 
 describe('createLogger redaction', () => {

@@ -223,9 +223,12 @@ describe('a task-scope runtime', () => {
   const takeAccount = accountPicker(() => runtime);
 
   beforeAll(async () => {
-    runtime = await startRuntime((config) => {
-      config.cache.scope = 'task';
-    }, { logger: memory.logger });
+    runtime = await startRuntime(
+      (config) => {
+        config.cache.scope = 'task';
+      },
+      { logger: memory.logger },
+    );
   });
   afterAll(() => runtime?.shutdown());
 
@@ -241,10 +244,7 @@ describe('a task-scope runtime', () => {
       { scope: 'task', warmStart: false, hits: 0, misses: 0, sets: 2 },
       { scope: 'task', warmStart: false, hits: 0, misses: 2, sets: 0 },
     ]);
-    expect(memory.lines.filter((line) => line.account === account).map((line) => line.msg)).toEqual([
-      'Using task cache (warm_start=false)',
-      'Using task cache (warm_start=false)',
-    ]);
+    expect(memory.lines.filter((line) => line.account === account).map((line) => line.msg)).toEqual(['Using task cache (warm_start=false)', 'Using task cache (warm_start=false)']);
   });
 });
 

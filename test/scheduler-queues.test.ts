@@ -62,9 +62,15 @@ describe('Scheduler queues at scale', () => {
     const controller = new AbortController();
     let started = 0;
     const queued = Array.from({ length: 100_000 }, () =>
-      runner.submit('a', async () => {
-        started++;
-      }, controller.signal).catch((error: unknown) => error),
+      runner
+        .submit(
+          'a',
+          async () => {
+            started++;
+          },
+          controller.signal,
+        )
+        .catch((error: unknown) => error),
     );
     expect(runner.queuedCount).toBe(100_000);
 

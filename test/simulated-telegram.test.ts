@@ -107,7 +107,7 @@ describe('simulated Telegram behind a real GramJS client', () => {
     expect(seenByAlice.accessHash?.toString()).toBe(String(world.accessHash(ALICE, channel.id)));
   });
 
-  it("rejects a channel hash borrowed from another account with CHANNEL_INVALID and counts the leak", async () => {
+  it('rejects a channel hash borrowed from another account with CHANNEL_INVALID and counts the leak', async () => {
     const { world, server, clientFor } = setup();
     const alice = await clientFor(ALICE);
     const bob = await clientFor(BOB);
@@ -207,9 +207,7 @@ describe('simulated Telegram behind a real GramJS client', () => {
     time.now = deletedAt;
 
     expect((await rpcErrorOf(resolve(alice, leaving.baseUsername))).errorMessage).toBe('USERNAME_NOT_OCCUPIED');
-    expect((await rpcErrorOf(alice.invoke(new Api.messages.SendMessage({ peer: input, message: 'hello?', randomId: helpers.generateRandomLong() })))).errorMessage).toBe(
-      'USER_DEACTIVATED',
-    );
+    expect((await rpcErrorOf(alice.invoke(new Api.messages.SendMessage({ peer: input, message: 'hello?', randomId: helpers.generateRandomLong() })))).errorMessage).toBe('USER_DEACTIVATED');
     expect(world.deactivatedAt(world.channels[0]!.id)).toBeUndefined();
   });
 
@@ -225,11 +223,7 @@ describe('simulated Telegram behind a real GramJS client', () => {
     const alice = await clientFor(ALICE);
     const channel = (await alice.getEntity(world.channels[0]!.baseUsername)) as Api.Channel;
 
-    for (const call of [
-      alice.getMessages(channel, { limit: 2 }),
-      alice.invoke(new Api.channels.JoinChannel({ channel })),
-      alice.invoke(new Api.channels.GetChannels({ id: [channel] })),
-    ]) {
+    for (const call of [alice.getMessages(channel, { limit: 2 }), alice.invoke(new Api.channels.JoinChannel({ channel })), alice.invoke(new Api.channels.GetChannels({ id: [channel] }))]) {
       expect((await rpcErrorOf(call)).errorMessage).toBe('CHANNEL_PRIVATE');
     }
   });
@@ -263,9 +257,7 @@ describe('simulated Telegram behind a real GramJS client', () => {
 
     const full = await alice.invoke(new Api.users.GetFullUser({ id: user }));
     const fullChannel = await alice.invoke(new Api.channels.GetFullChannel({ channel }));
-    await alice.invoke(
-      new Api.messages.SendReaction({ peer: channel, msgId: 1, reaction: [new Api.ReactionEmoji({ emoticon: '👍' })] }),
-    );
+    await alice.invoke(new Api.messages.SendReaction({ peer: channel, msgId: 1, reaction: [new Api.ReactionEmoji({ emoticon: '👍' })] }));
     const direct = await alice.sendMessage(user, { message: 'hello' });
 
     expect(full.users[0]?.id.toString()).toBe(user.id.toString());
@@ -326,9 +318,7 @@ describe('world', () => {
     expect(again.channels).toEqual(first.channels);
     expect(again.accessHash(ALICE, first.channels[0]!.id)).toBe(first.accessHash(ALICE, first.channels[0]!.id));
     expect(again.account(ALICE)).toEqual(first.account(ALICE));
-    expect(other.channels.map((channel) => channel.baseUsername)).not.toEqual(
-      first.channels.map((channel) => channel.baseUsername),
-    );
+    expect(other.channels.map((channel) => channel.baseUsername)).not.toEqual(first.channels.map((channel) => channel.baseUsername));
   });
 
   it('keeps every username valid and resolvable back to its peer at any time', () => {

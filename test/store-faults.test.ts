@@ -57,7 +57,10 @@ describe('the SQLite store under faults', () => {
     try {
       const account = runtime.accounts[0] as string;
       const world = runtime.simulator!.world;
-      const peers = world.channels.filter((channel) => !channel.usernameChanges && !world.isChannelPrivateFor(account, channel.id)).slice(0, 2).map((channel) => `@${channel.baseUsername}`);
+      const peers = world.channels
+        .filter((channel) => !channel.usernameChanges && !world.isChannelPrivateFor(account, channel.id))
+        .slice(0, 2)
+        .map((channel) => `@${channel.baseUsername}`);
       await runtime.run({ account, task: 'channel-digest', args: { peers } });
     } finally {
       await runtime.shutdown();

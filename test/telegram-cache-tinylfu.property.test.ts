@@ -36,7 +36,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('set' as const),
       account,
       key,
-      ttlMs: fc.option(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 }).map((n) => n * TICK_MS)), { nil: undefined }),
+      ttlMs: fc.option(
+        fc.oneof(
+          fc.constant(0),
+          fc.integer({ min: 1, max: 12 }).map((n) => n * TICK_MS),
+        ),
+        { nil: undefined },
+      ),
       cold: fc.boolean(),
       padding: fc.integer({ min: 0, max: 40 }),
     }),

@@ -180,7 +180,7 @@ describe('cold writes (values seen in passing)', () => {
 });
 
 describe('per-account cap', () => {
-  test('one noisy account at its cap evicts only its own oldest entries, never another account\'s', () => {
+  test("one noisy account at its cap evicts only its own oldest entries, never another account's", () => {
     const { cache, evictions } = setup({ maxSize: 10, perAccountMaxEntries: 3 });
     fill(cache, BOB, ['b1', 'b2']);
     fill(cache, CAROL, ['c1']);
@@ -195,7 +195,7 @@ describe('per-account cap', () => {
     expect(cache.accountStats(BOB).evictions).toEqual({ capacity: 0, accountCap: 0, expired: 0 });
   });
 
-  test('the account\'s least recently used entry goes, not its first inserted', () => {
+  test("the account's least recently used entry goes, not its first inserted", () => {
     const { cache, evictions } = setup({ perAccountMaxEntries: 2 });
     fill(cache, ALICE, ['a', 'b']);
     cache.get(ALICE, 'a');
@@ -273,9 +273,7 @@ describe('expiry on an injected clock', () => {
     fill(cache, BOB, ['b2']);
     clock.advance(10);
     expect(cache.removeExpired()).toBe(3);
-    expect(evictions.map(([account, key, reason]) => `${account}/${key}/${reason}`).sort()).toEqual(
-      [`${ALICE}/a1/expired`, `${ALICE}/a2/expired`, `${BOB}/b1/expired`].sort(),
-    );
+    expect(evictions.map(([account, key, reason]) => `${account}/${key}/${reason}`).sort()).toEqual([`${ALICE}/a1/expired`, `${ALICE}/a2/expired`, `${BOB}/b1/expired`].sort());
     expect([cache.size, cache.accountSize(ALICE), cache.accountSize(BOB)]).toEqual([1, 0, 1]);
     expect(cache.removeExpired()).toBe(0);
   });

@@ -211,10 +211,7 @@ describe('the same tasks on bare GramJS', () => {
     const channels = openChannels(world, [bareAccount, cachedAccount], 2).map((channel) => channel.baseUsername);
     const users = world.users.slice(0, 2).map((user) => `@${user.baseUsername}`);
     const run = (runtime: FleetRuntime, account: string) =>
-      Promise.all([
-        runtime.run({ account, task: 'join-and-react', args: { peers: channels } }),
-        runtime.run({ account, task: 'resolve-contacts', args: { peers: users } }),
-      ]);
+      Promise.all([runtime.run({ account, task: 'join-and-react', args: { peers: channels } }), runtime.run({ account, task: 'resolve-contacts', args: { peers: users } })]);
 
     const [onBare, onCached] = await Promise.all([run(bare, bareAccount), run(cached, cachedAccount)]);
 

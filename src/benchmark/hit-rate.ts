@@ -102,7 +102,10 @@ function bound(name: string, description: string, flags: boolean[], rounds: numb
     name,
     description,
     hitRate: flags.length === 0 ? 0 : hits / flags.length,
-    hitRateByRound: byRound(flags.map((hit, i) => ({ round: rounds[i] as number, hits: hit ? 1 : 0, lookups: 1 })), roundCount),
+    hitRateByRound: byRound(
+      flags.map((hit, i) => ({ round: rounds[i] as number, hits: hit ? 1 : 0, lookups: 1 })),
+      roundCount,
+    ),
   };
 }
 
@@ -126,11 +129,10 @@ function renderMarkdown(report: HitRateReport): string {
     v.failed,
   ]);
   for (const b of report.bounds) rows.push([b.name, percent(b.hitRate), null, null, null, null, null, null, null]);
-  const table = formatTable(
-    ['variant', 'hit rate', 'calls/task', 'resolves', 'FLOOD_WAITs', 'flood s', 'Telegram s', 'wall s', 'failed'],
-    rows,
-    { markdown: true, alignRight: [1, 2, 3, 4, 5, 6, 7, 8] },
-  );
+  const table = formatTable(['variant', 'hit rate', 'calls/task', 'resolves', 'FLOOD_WAITs', 'flood s', 'Telegram s', 'wall s', 'failed'], rows, {
+    markdown: true,
+    alignRight: [1, 2, 3, 4, 5, 6, 7, 8],
+  });
   const ratio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}×`);
   return [
     `Workload: ${report.accounts} accounts × ${report.tasksPerAccount} tasks × ${report.peersPerTask} peers. Working set: ${report.workingSet} (account, peer) pairs, which take ${report.workingSetEntries} cache entries when nothing is evicted. The quarter-size cache gets ${report.smallCacheBytes} bytes, a quarter of the ${report.workingSetBytes} bytes the unbounded cache ended with; Belady gets the same bytes, ${report.smallCachePeers} pairs at the unbounded cache's average bytes per pair (the peers seen in passing included, so both count the same room).`,
@@ -169,7 +171,12 @@ export async function runHitRateBenchmark(options: HitRateOptions): Promise<HitR
   const variants: Variant[] = [
     { name: 'bare GramJS', description: 'no tgfleet cache; one GramJS client kept per account per worker, as people run today', entityCache: false, configure: () => {} },
     { name: 'task scope', description: 'a fresh cache for every task', entityCache: true, configure: (c) => void (c.cache.scope = 'task') },
-    { name: 'process scope', description: `one cache shared by consecutive tasks (${base.cache.policy}, max_bytes ${base.cache.processMaxBytes}, max_size ${base.cache.processMaxSize ?? 'none'}, ${base.cache.perAccountMaxEntries} per account)`, entityCache: true, configure: (c) => void (c.cache.scope = 'process') },
+    {
+      name: 'process scope',
+      description: `one cache shared by consecutive tasks (${base.cache.policy}, max_bytes ${base.cache.processMaxBytes}, max_size ${base.cache.processMaxSize ?? 'none'}, ${base.cache.perAccountMaxEntries} per account)`,
+      entityCache: true,
+      configure: (c) => void (c.cache.scope = 'process'),
+    },
     {
       name: 'unbounded cache',
       description: 'process scope with no size limit and no per-account cap: misses are first lookups, expiry and Telegram-driven invalidations only',
@@ -258,10 +265,7 @@ export async function runHitRateBenchmark(options: HitRateOptions): Promise<HitR
     ...results.map((line) => ({ name: line.name, points: line.hitRateByRound })),
     ...bounds.map((line) => ({ name: line.name, points: line.hitRateByRound, dashed: true })),
   ];
-  writeFileSync(
-    join(outDir, 'hit-rate.svg'),
-    lineChartSvg(series, { title: 'Entity-cache hit rate by task round', xLabel: "task round (every account's n-th task)", yLabel: 'hit rate' }),
-  );
+  writeFileSync(join(outDir, 'hit-rate.svg'), lineChartSvg(series, { title: 'Entity-cache hit rate by task round', xLabel: "task round (every account's n-th task)", yLabel: 'hit rate' }));
   return report;
 }
 

@@ -20,7 +20,7 @@ export interface ChartOptions {
 
 const COLOURS = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'];
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -36,7 +36,7 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="28" text-anchor="middle" font-size="17">${escape(options.title)}</text>`,
+    `<text x="${width / 2}" y="28" text-anchor="middle" font-size="17">${escapeXml(options.title)}</text>`,
   ];
   for (let tick = 0; tick <= 10; tick += 2) {
     const ty = y(tick / 10);
@@ -47,12 +47,12 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
   const xTicks = labels === undefined ? 5 : Math.max(1, labels.length - 1);
   for (let tick = 0; tick <= xTicks; tick++) {
     const index = Math.round((tick / xTicks) * (maxX - 1));
-    parts.push(`<text x="${x(index)}" y="${margin.top + plotHeight + 20}" text-anchor="middle">${escape(labels?.[index] ?? String(index + 1))}</text>`);
+    parts.push(`<text x="${x(index)}" y="${margin.top + plotHeight + 20}" text-anchor="middle">${escapeXml(labels?.[index] ?? String(index + 1))}</text>`);
   }
   parts.push(`<line x1="${margin.left}" x2="${margin.left}" y1="${margin.top}" y2="${margin.top + plotHeight}" stroke="black"/>`);
   parts.push(`<line x1="${margin.left}" x2="${margin.left + plotWidth}" y1="${margin.top + plotHeight}" y2="${margin.top + plotHeight}" stroke="black"/>`);
-  parts.push(`<text x="${margin.left + plotWidth / 2}" y="${height - 15}" text-anchor="middle">${escape(options.xLabel)}</text>`);
-  parts.push(`<text transform="translate(20 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)}</text>`);
+  parts.push(`<text x="${margin.left + plotWidth / 2}" y="${height - 15}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  parts.push(`<text transform="translate(20 ${margin.top + plotHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
   series.forEach((line, index) => {
     const colour = COLOURS[index % COLOURS.length] as string;
     // Earlier series are drawn wider, so a later one lying on top of it still shows its edges.
@@ -62,7 +62,7 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
     parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="${strokeWidth}"${dash} stroke-linejoin="round"/>`);
     const ly = margin.top + 10 + index * 22;
     parts.push(`<line x1="${width - margin.right + 15}" x2="${width - margin.right + 40}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"${dash}/>`);
-    parts.push(`<text x="${width - margin.right + 46}" y="${ly + 4}">${escape(line.name)}</text>`);
+    parts.push(`<text x="${width - margin.right + 46}" y="${ly + 4}">${escapeXml(line.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -47,9 +47,11 @@ export class FrequencySketch {
 
   /** The estimated recent frequency of the key with this hash, 0 to 15. */
   frequency(hash: number): number {
+    const base = this.blockOf(hash);
+    const spot = this.spotOf(hash);
     let least = MAX_COUNT;
     for (let row = 0; row < ROWS; row++) {
-      const count = this.counter(this.indexOf(hash, row));
+      const count = this.counter(indexIn(base, spot, row));
       if (count < least) least = count;
     }
     return least;
@@ -57,10 +59,12 @@ export class FrequencySketch {
 
   /** Counts one request of the key with this hash. */
   increment(hash: number): void {
-    const i0 = this.indexOf(hash, 0);
-    const i1 = this.indexOf(hash, 1);
-    const i2 = this.indexOf(hash, 2);
-    const i3 = this.indexOf(hash, 3);
+    const base = this.blockOf(hash);
+    const spot = this.spotOf(hash);
+    const i0 = indexIn(base, spot, 0);
+    const i1 = indexIn(base, spot, 1);
+    const i2 = indexIn(base, spot, 2);
+    const i3 = indexIn(base, spot, 3);
     const c0 = this.counter(i0);
     const c1 = this.counter(i1);
     const c2 = this.counter(i2);
@@ -80,12 +84,16 @@ export class FrequencySketch {
     this.additions = 0;
   }
 
-  /** The counter of `row` for the key: the block from the hash mixed one way, the place in the row's quarter from it mixed another. */
-  private indexOf(hash: number, row: number): number {
+  /** The first counter of the key's block: the hash mixed one way. */
+  private blockOf(hash: number): number {
     const block = Math.imul(hash ^ (hash >>> 16), 0x9e3779b1);
-    const spot = Math.imul(hash ^ (hash >>> 13), 0x85ebca77);
     const blocks = (ROWS * this.width) / BLOCK_COUNTERS;
-    return ((block >>> 8) & (blocks - 1)) * BLOCK_COUNTERS + row * ROW_COUNTERS + ((spot >>> (row * 5 + 7)) & (ROW_COUNTERS - 1));
+    return ((block >>> 8) & (blocks - 1)) * BLOCK_COUNTERS;
+  }
+
+  /** The bits that place the key in each row's quarter of its block: the hash mixed another way. */
+  private spotOf(hash: number): number {
+    return Math.imul(hash ^ (hash >>> 13), 0x85ebca77);
   }
 
   private counter(index: number): number {
@@ -105,10 +113,26 @@ export class FrequencySketch {
   }
 }
 
-/** A 32-bit FNV-1a hash of a key, continued from its account's hash so two accounts' keys count apart. */
+/** The counter of `row` in the block at `base`, at the place five bits of `spot` give. */
+function indexIn(base: number, spot: number, row: number): number {
+  return base + row * ROW_COUNTERS + ((spot >>> (row * 5 + 7)) & (ROW_COUNTERS - 1));
+}
+
+/**
+ * A 32-bit hash of a key, continued from its account's hash so two accounts' keys count apart:
+ * FNV-1a's step taken over two characters at a time (every lookup hashes its key, and half the
+ * steps is a tenth of a cache read), then mixed so that its low bits, which pick the table slot,
+ * depend on every character.
+ */
 export function keyHash(accountHash: number, key: string): number {
   let hash = accountHash;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  const last = key.length - 1;
+  let i = 0;
+  for (; i < last; i += 2) hash = Math.imul(hash ^ (key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16)), 0x01000193);
+  if (i === last) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  hash ^= hash >>> 15;
+  hash = Math.imul(hash, 0x2c1b3c6d);
+  hash ^= hash >>> 12;
   return hash >>> 0;
 }
 

@@ -18,6 +18,7 @@ const MAX_DEPTH = 6;
  * one-byte string for it an order of magnitude faster than a charCodeAt loop does (the cache's
  * records are long Latin-1 strings, so this is most of what a write costs to weigh).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the range is every Latin-1 character, NUL included
 const TWO_BYTE_CHARACTER = /[^\u0000-\u00ff]/;
 
 /** A string's heap cost, from its length: one byte a character unless it holds one beyond Latin-1. */

@@ -1,4 +1,4 @@
-import { loadConfig, type CacheConfig } from '../config/config.js';
+import { ConfigError, loadConfig, parseCacheSection, type CacheConfig, type CacheSection, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import type { CacheLogger } from '../telemetry/logger.js';
 import { DurableTelegramCache, type DurableCacheOptions } from './store/durable-cache.js';
 import { openStore } from './store/open-store.js';
@@ -15,20 +15,52 @@ export interface TelegramCacheRegistryOptions {
 }
 
 /**
+ * What a registry is built from: the `cache:` section as config.yaml holds it (snake_case, any
+ * subset), what `loadConfig()` returns, its `config`, or that config's complete `cache`.
+ */
+export type TelegramCacheRegistryConfig = CacheSection | LoadedConfig | FleetConfig | CacheConfig;
+
+/** The keys only the loaded (camelCase) cache config has; the YAML section spells them differently. */
+const LOADED_KEYS = ['taskMaxSize', 'processMaxBytes', 'processMaxSize', 'cleanupIntervalMs', 'perAccountMaxEntries', 'entityTtlMs', 'usernameTtlMs', 'negativeTtlMs', 'leaseTimeoutMs'] as const;
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The loaded form passes as it is (the loader checked it); anything else is read as a YAML
+ * section. A loaded form with keys missing was put together by hand, and would fail far from here
+ * with the cache's own terms, so it is refused naming what is missing.
+ */
+function cacheConfigOf(given: unknown): CacheConfig {
+  if (isRecord(given) && isRecord(given.config) && 'warnings' in given) return cacheConfigOf(given.config);
+  if (isRecord(given) && isRecord(given.cache) && 'runtime' in given) return cacheConfigOf(given.cache);
+  if (!isRecord(given) || !LOADED_KEYS.some((key) => key in given)) return parseCacheSection(given, 'the TelegramCacheRegistry config');
+  const missing = [...LOADED_KEYS, 'store'].filter((key) => given[key] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `the TelegramCacheRegistry config is in the loaded (camelCase) form but lacks ${missing.join(', ')}: pass loadConfig().config.cache whole, or the cache: section as config.yaml spells it (e.g. { scope: 'process', process: { max_bytes: 2000000 } })`,
+      'the TelegramCacheRegistry config',
+    );
+  }
+  return given as unknown as CacheConfig;
+}
+
+/**
  * Decides, in one place, whether a task gets a fresh cache or the process-wide one. Everything
  * else follows from the scope of the cache a task is handed (whether its misses coalesce with
  * other tasks', whether anything is left when it ends), so task scope keeps its old behaviour.
  */
 export class TelegramCacheRegistry {
   readonly scope: TelegramCacheScope;
+  readonly config: CacheConfig;
   private processCache: TelegramCache | null = null;
   private closed = false;
 
   constructor(
-    readonly config: CacheConfig,
+    config: TelegramCacheRegistryConfig = {},
     private readonly options: TelegramCacheRegistryOptions = {},
   ) {
-    this.scope = config.scope;
+    this.config = cacheConfigOf(config);
+    this.scope = this.config.scope;
   }
 
   /** In task scope a fresh cache for this task; in process scope the one shared cache. */

@@ -1,4 +1,5 @@
 import type { CacheLogger } from '../telemetry/logger.js';
+import { coarseNow, isWallClock } from './coarse-clock.js';
 import { accountHash, FrequencySketch, keyHash } from './frequency-sketch.js';
 import { heapBytesOf, stringBytes } from './heap-size.js';
 
@@ -204,6 +205,11 @@ export class TelegramCache<V = unknown> {
   private readonly listCount = [0, 0, 0];
   private readonly listBytes = [0, 0, 0];
   private readonly sketch: FrequencySketch | null;
+  /** The segments' shares of the bounds, worked out once: every read that promotes an entry checks them. */
+  private readonly windowMaxEntries: number;
+  private readonly windowMaxBytes: number;
+  private readonly protectedMaxEntries: number;
+  private readonly protectedMaxBytes: number;
   private random = 0x2545f491;
 
   private readonly weigh: (value: unknown) => number;
@@ -228,10 +234,15 @@ export class TelegramCache<V = unknown> {
     this.perAccountMaxEntries = options.perAccountMaxEntries ?? null;
     this.defaultTtlMs = options.defaultTtlMs ?? 0;
     this.weigh = options.weigh ?? heapBytesOf;
-    this.clock = options.clock ?? Date.now;
+    const clock = options.clock ?? Date.now;
+    this.clock = isWallClock(clock) ? coarseNow : clock;
     this.logger = options.logger;
     this.onEvict = options.onEvict;
     this.sketch = policy === CachePolicy.TINYLFU ? new FrequencySketch(INITIAL_SLOTS) : null;
+    this.windowMaxEntries = this.maxSize === null ? Infinity : Math.max(1, Math.floor(this.maxSize * WINDOW_SHARE));
+    this.windowMaxBytes = this.maxBytes === null ? Infinity : this.maxBytes * WINDOW_SHARE;
+    this.protectedMaxEntries = this.maxSize === null ? Infinity : Math.max(1, Math.floor(this.maxSize * (1 - WINDOW_SHARE) * PROTECTED_SHARE));
+    this.protectedMaxBytes = this.maxBytes === null ? Infinity : this.maxBytes * (1 - WINDOW_SHARE) * PROTECTED_SHARE;
     if (options.enableBackgroundCleanup) {
       if (this.scope !== TelegramCacheScope.PROCESS) {
         throw new Error('background cleanup runs only in process scope; a task cache is cleared when its task ends');
@@ -270,7 +281,7 @@ export class TelegramCache<V = unknown> {
     const found = this.read(state, key);
     if (found === undefined) {
       this.countMiss(account, state);
-      if (this.sketch !== null) this.sketch.increment(keyHash(state?.hash ?? accountHash(account), key));
+      if (this.sketch !== null) this.sketch.increment(this.missHash(state, account, key));
       return undefined;
     }
     this.counters.hits++;
@@ -286,7 +297,7 @@ export class TelegramCache<V = unknown> {
   lookupUncounted(account: string, key: string): V | undefined {
     const state = this.accounts.get(account);
     const found = this.read(state, key);
-    if (found === undefined && this.sketch !== null) this.sketch.increment(keyHash(state?.hash ?? accountHash(account), key));
+    if (found === undefined && this.sketch !== null) this.sketch.increment(this.missHash(state, account, key));
     return found;
   }
 
@@ -454,9 +465,7 @@ export class TelegramCache<V = unknown> {
   /** One account's counters; zero for an account the cache has never seen or has forgotten. */
   accountStats(account: string): AccountCacheStats {
     const state = this.accounts.get(account);
-    return state === undefined
-      ? { ...zeroCounters(), size: 0, bytes: 0 }
-      : { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
+    return state === undefined ? { ...zeroCounters(), size: 0, bytes: 0 } : { ...copyCounters(state.counters), size: state.size, bytes: state.bytes };
   }
 
   /** Stops background cleanup. Entries stay; the registry clears them when it shuts down. */
@@ -474,6 +483,11 @@ export class TelegramCache<V = unknown> {
       this.accounts.set(account, state);
     }
     return state;
+  }
+
+  /** The hash of a key `read` just missed: the one its search computed, unless the account was unknown and nothing was searched. */
+  private missHash(state: AccountState | undefined, account: string, key: string): number {
+    return state === undefined ? keyHash(accountHash(account), key) | 0 : this.foundHash;
   }
 
   private countMiss(account: string, state: AccountState | undefined): void {
@@ -509,8 +523,11 @@ export class TelegramCache<V = unknown> {
       this.touch(state, slot);
       return value;
     }
+    const aliasHash = this.foundHash;
     const target = this.find(state, value.target);
     if (target === NONE || this.values[target] instanceof Alias || this.expiry[target * 4 + EXPIRY]! <= now) {
+      // A miss counts the name that was asked for, not its target.
+      this.foundHash = aliasHash;
       // The entry it named has left; the name goes too, for the reason its peer did (the cache was full or it expired).
       this.remove(slot);
       this.evicted(state, slot, target === NONE ? 'capacity' : 'expired');
@@ -773,8 +790,8 @@ export class TelegramCache<V = unknown> {
   private windowOverflowing(): boolean {
     const count = this.listCount[WINDOW]!;
     if (count === 0) return false;
-    if (this.maxSize !== null && count > Math.max(1, Math.floor(this.maxSize * WINDOW_SHARE))) return true;
-    return this.maxBytes !== null && this.listBytes[WINDOW]! > this.maxBytes * WINDOW_SHARE && count > 1;
+    if (count > this.windowMaxEntries) return true;
+    return this.listBytes[WINDOW]! > this.windowMaxBytes && count > 1;
   }
 
   private demoteProtectedOverflow(): void {
@@ -782,8 +799,7 @@ export class TelegramCache<V = unknown> {
   }
 
   private protectedOverflowing(): boolean {
-    if (this.maxSize !== null && this.listCount[PROTECTED]! > Math.max(1, Math.floor(this.maxSize * (1 - WINDOW_SHARE) * PROTECTED_SHARE))) return true;
-    return this.maxBytes !== null && this.listBytes[PROTECTED]! > this.maxBytes * (1 - WINDOW_SHARE) * PROTECTED_SHARE;
+    return this.listCount[PROTECTED]! > this.protectedMaxEntries || this.listBytes[PROTECTED]! > this.protectedMaxBytes;
   }
 
   /** What the entry costs; it shares its number with the entry's list (two bits), an entry's cost being far below 2^29. */

@@ -3,6 +3,7 @@ import { wrap, type Remote } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult, TaskOutcome } from './protocol.js';
 import type { SerializedError } from './remote-error.js';
+import { travelsWhole } from './plain-data.js';
 import { TaskRevokedError } from './task-errors.js';
 import { CALL } from './wire.js';
 import type { WorkerLink } from './worker-link.js';
@@ -131,11 +132,17 @@ export class ChannelClient implements AccountCache {
     this.closeNow();
   }
 
-  /** Flushes, then sends the task's outcome, the last thing the task says on the link. */
-  async finish(outcome: TaskOutcome): Promise<void> {
+  /**
+   * Flushes, then hands back the outcome for Piscina's reply when it is plain data, or sends it on
+   * the link (the last thing the task says there) and hands back `ended`. Either way every call of
+   * the task was answered first, so the main thread has seen its writes before its end.
+   */
+  async finish(outcome: TaskOutcome): Promise<TaskOutcome | 'ended'> {
     await this.flush();
-    if (!this.closed) this.link.notify(this.binding, CALL.end, outcome);
+    const whole = !this.closed && (!outcome.ok || travelsWhole(outcome.value));
+    if (!this.closed && !whole) this.link.notify(this.binding, CALL.end, outcome);
     this.closeNow();
+    return whole ? outcome : 'ended';
   }
 
   /** @internal The main thread cancelled the task, or the link closed. */

@@ -32,8 +32,7 @@ function guarded(endpoint: Endpoint): Endpoint {
       const filter: ListenerFunction = (event) => {
         const request = event.data as ComlinkRequest | undefined;
         const method = request?.path?.[0];
-        const allowed =
-          request?.type === 'APPLY' && request.path?.length === 1 && typeof method === 'string' && ALLOWED.has(method);
+        const allowed = request?.type === 'APPLY' && request.path?.length === 1 && typeof method === 'string' && ALLOWED.has(method);
         const data = allowed || request?.type === 'RELEASE' ? request : { id: request?.id, type: 'APPLY', path: ['refused'], argumentList: [] };
         const forward = { data } as Parameters<ListenerFunction>[0] as never;
         if (typeof listener === 'function') listener(forward);
@@ -257,7 +256,8 @@ export class ChannelServer {
       const task = this.tasks.get(binding);
       if (task === undefined) {
         if (code === CALL.cold) (data[index + 3] as MessagePort | undefined)?.close?.();
-        else if (code !== CALL.end && code !== CALL.abortSeen) now(REPLY.error, refusal(new TaskRevokedError('this task’s cache binding is not open on this worker: the task has ended or was revoked, or was never placed here')));
+        else if (code !== CALL.end && code !== CALL.abortSeen)
+          now(REPLY.error, refusal(new TaskRevokedError('this task’s cache binding is not open on this worker: the task has ended or was revoked, or was never placed here')));
         continue;
       }
       try {
@@ -273,7 +273,10 @@ export class ChannelServer {
   private value(result: unknown, now: Answer, id: number): void {
     if (!(result instanceof Promise)) return now(REPLY.ok, result);
     const later = this.answerLater(id);
-    result.then((value: unknown) => later(REPLY.ok, value), (error: unknown) => later(REPLY.error, serializeError(error)));
+    result.then(
+      (value: unknown) => later(REPLY.ok, value),
+      (error: unknown) => later(REPLY.error, refusal(error)),
+    );
   }
 
   private call(task: ServedTask, code: number, a: unknown, b: unknown, c: unknown, now: Answer, id: number): void {
@@ -298,14 +301,20 @@ export class ChannelServer {
         const result = api.lookup(a as string, b === true);
         if (!(result instanceof Promise)) return lookupReply(result, now);
         const later = this.answerLater(id);
-        result.then((settled) => lookupReply(settled, later), (error: unknown) => later(REPLY.error, refusal(error)));
+        result.then(
+          (settled) => lookupReply(settled, later),
+          (error: unknown) => later(REPLY.error, refusal(error)),
+        );
         return;
       }
       case CALL.acquireResolvePermit: {
         const permit = api.acquireResolvePermit();
         if (!(permit instanceof Promise)) return now(REPLY.ok, undefined);
         const later = this.answerLater(id);
-        permit.then(() => later(REPLY.ok, undefined), (error: unknown) => later(REPLY.error, refusal(error)));
+        permit.then(
+          () => later(REPLY.ok, undefined),
+          (error: unknown) => later(REPLY.error, refusal(error)),
+        );
         return;
       }
       case CALL.cold:

@@ -125,7 +125,10 @@ export interface TaskPayload {
   logLevel: string;
 }
 
-/** What a task ended with; it travels on the worker's link, after the task's last call. */
+/**
+ * What a task ended with, sent after the task's last call was answered: in Piscina's reply when it
+ * is plain data (see travelsWhole), else on the worker's link.
+ */
 export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError };
 
 /** What a worker does besides tasks: the runtime's readiness probe. */
@@ -143,5 +146,5 @@ export interface DisconnectPayload {
 }
 
 export type WorkerPayload = TaskPayload | PingPayload | DisconnectPayload;
-/** `ended`: the task's outcome was sent on the link (one structured clone, no trial copy). */
-export type WorkerReply = 'ended' | 'pong' | 'disconnected';
+/** A task's outcome, or `ended` when the outcome was sent on the link instead (one structured clone, no trial copy). */
+export type WorkerReply = TaskOutcome | 'ended' | 'pong' | 'disconnected';

@@ -1,3 +1,5 @@
+import { knownClass, knownKind } from './error-registry.js';
+
 /**
  * Errors cross threads as plain data: structured clone keeps only an Error's message and (for
  * built-in types) its name, but a caller needs a Telegram error's name, code and wait time.
@@ -12,9 +14,26 @@ export interface SerializedError {
   errorMessage?: string;
   /** The wait of a FLOOD_WAIT, in seconds. */
   seconds?: number;
+  /** The registered class to rebuild it as (src/channel/error-registry.ts); absent for any other error. */
+  kind?: string;
+  /** The error's own plain fields (collateral, account, method, timeoutMs…), which its class rebuilds with. */
+  fields?: Record<string, string | number | boolean>;
 }
 
-/** An error that happened in a worker, rebuilt on the main thread with what identified it there. */
+/** Fields an error carries at most: what identifies it, not whatever a task hung on it. */
+const MAX_FIELDS = 16;
+
+/** Absolute file paths and file: URLs: where the main thread's files are is none of a worker's business. */
+const PATH = /(?:file:\/\/)?(?<![\w.])(?:\/[\w.@+-]+){2,}|\b[A-Za-z]:\\[^\s'"]+/g;
+
+function withoutPaths(text: string): string {
+  return text.replace(PATH, '<path>');
+}
+
+/**
+ * An error of a class the other thread does not share (a task's own, a DOMException), rebuilt with
+ * what identified it there: its name, message and Telegram fields.
+ */
 export class RemoteTaskError extends Error {
   declare code?: number | string;
   declare errorMessage?: string;
@@ -31,18 +50,53 @@ export class RemoteTaskError extends Error {
 }
 
 /**
- * `stack: false` for what the main thread sends a worker: its stack frames name the main
- * thread's files and code paths, which are none of a task's business.
+ * `stack: false` for what the main thread sends a worker: its stack frames and the file paths in
+ * its messages name the main thread's files and code paths, which are none of a task's business.
  */
 export function serializeError(error: unknown, options: { stack?: boolean } = {}): SerializedError {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const toWorker = options.stack === false;
+  const text = (value: string): string => (toWorker ? withoutPaths(value) : value);
   const source = error as Error & { code?: unknown; errorMessage?: unknown; seconds?: unknown };
+  const kind = knownKind(error);
+  const fields: Record<string, string | number | boolean> = {};
+  if (kind !== undefined) {
+    for (const [field, value] of Object.entries(error).slice(0, MAX_FIELDS)) {
+      if (field === 'name' || field === 'message' || field === 'stack') continue;
+      if (typeof value === 'number' || typeof value === 'boolean') fields[field] = value;
+      else if (typeof value === 'string') fields[field] = text(value);
+    }
+  }
   return {
     name: error.name,
-    message: error.message,
-    ...(error.stack !== undefined && options.stack !== false && { stack: error.stack }),
+    message: text(error.message),
+    ...(error.stack !== undefined && !toWorker && { stack: error.stack }),
     ...((typeof source.code === 'number' || typeof source.code === 'string') && { code: source.code }),
     ...(typeof source.errorMessage === 'string' && { errorMessage: source.errorMessage }),
     ...(typeof source.seconds === 'number' && { seconds: source.seconds }),
+    ...(kind !== undefined && { kind, fields }),
   };
+}
+
+/**
+ * The error as the other thread threw it: an instance of its registered class, with its fields,
+ * built without its constructor (whose arguments, such as a GramJS request, did not cross); a
+ * {@link RemoteTaskError} for any other class. Its stack is the thrower's when it came along, else
+ * only its first line.
+ */
+export function reviveError(serialized: SerializedError): Error {
+  const known = serialized.kind === undefined ? undefined : knownClass(serialized.kind);
+  if (known === undefined) return new RemoteTaskError(serialized);
+  const error = Object.create(known.prototype as object) as Error;
+  const own = (field: string, value: unknown): void => {
+    Object.defineProperty(error, field, { value, writable: true, configurable: true, enumerable: field !== 'message' && field !== 'stack' });
+  };
+  own('name', serialized.name);
+  own('message', serialized.message);
+  own('stack', serialized.stack ?? `${serialized.name}: ${serialized.message}`);
+  if (serialized.code !== undefined) own('code', serialized.code);
+  if (serialized.errorMessage !== undefined) own('errorMessage', serialized.errorMessage);
+  if (serialized.seconds !== undefined) own('seconds', serialized.seconds);
+  for (const [field, value] of Object.entries(serialized.fields ?? {})) own(field, value);
+  return error;
 }

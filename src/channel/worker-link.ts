@@ -1,6 +1,6 @@
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { ChannelClient } from './channel-client.js';
-import { RemoteTaskError, serializeError, type SerializedError } from './remote-error.js';
+import { reviveError, serializeError, type SerializedError } from './remote-error.js';
 import { CALL, CALL_STRIDE, REPLY, REPLY_STRIDE, type LinkOffer } from './wire.js';
 
 /** Early aborts kept at most: more tasks than a worker ever holds at once. */
@@ -150,7 +150,7 @@ export class WorkerLink {
     const call = this.pending.get(id);
     if (call === undefined) return;
     this.pending.delete(id);
-    if (status === REPLY.error) call.reject(local ?? new RemoteTaskError(value as SerializedError));
+    if (status === REPLY.error) call.reject(local ?? reviveError(value as SerializedError));
     else if (!call.lookup) call.resolve(value);
     else if (status === REPLY.lead) call.resolve({ hit: false, leader: true });
     else if (status === REPLY.leaderFailed) call.resolve({ hit: false, leader: false, error: value });

@@ -20,6 +20,14 @@ function positiveInt(value: string): number {
   return parsed;
 }
 
+/** `--tenant name=+phone,+phone`, repeatable: the tenants so far, with this one added. */
+function tenantFlag(value: string, tenants: Record<string, string[]>): Record<string, string[]> {
+  const match = /^([^=]+)=(.+)$/.exec(value);
+  if (match === null) throw new InvalidArgumentError('expected name=phone[,phone...], e.g. acme=+15550001111,+15550002222');
+  const [, name, phones] = match as unknown as [string, string, string];
+  return { ...tenants, [name]: [...(tenants[name] ?? []), ...phones.split(',').map((phone) => phone.trim()).filter((phone) => phone !== '')] };
+}
+
 /** A file or value the user named that cannot be used; exits 2 like a bad config. */
 class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -101,14 +109,15 @@ withWorkloadFlags(program.command('run'))
   .option('--no-cache', 'give tasks the bare GramJS client, to measure what the cache saves')
   .option('--no-progress', 'no progress bar')
   .option('--json', 'print the summary as JSON')
-  .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean }) =>
+  .option('--tenant <name=phones>', 'put these accounts (comma-separated phones) in tenant <name>, over their tenant in the config; repeatable', tenantFlag, {})
+  .action(async (options: WorkloadFlags & { scope?: 'task' | 'process'; cache: boolean; progress: boolean; json?: boolean; tenant: Record<string, string[]> }) =>
     guarded(async () => {
       const config = workloadConfig(options);
       if (options.scope !== undefined) config.cache.scope = options.scope;
       await checkWorkloadTask(config);
       // The runtime and GramJS load only for the commands that run tasks.
       const { runCommand } = await import('./run-command.js');
-      return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache });
+      return runCommand({ config, progress: options.progress, json: options.json ?? false, cache: options.cache, tenants: options.tenant });
     }),
   );
 
@@ -121,7 +130,9 @@ withWorkloadFlags(program.command('bench'))
       const config = workloadConfig(options);
       const { runHitRateBenchmark, renderHitRateMarkdown } = await import('../benchmark/hit-rate.js');
       const progress = variantProgress(true);
-      const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() => progress.stop());
+      const report = await runHitRateBenchmark({ config, quick: options.quick ?? false, outDir: options.out, onVariant: progress.onVariant, onProgress: progress.onProgress }).finally(() =>
+        progress.stop(),
+      );
       process.stdout.write(`${renderHitRateMarkdown(report)}\n\nWrote hit-rate.md, hit-rate.json and hit-rate.svg to ${options.out}\n`);
       return 0;
     }),
@@ -136,9 +147,7 @@ configCommand
       const loaded = readConfig(path);
       await checkWorkloadTask(loaded.config);
       const { cache, telegram, runtime } = loaded.config;
-      process.stdout.write(
-        `${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`,
-      );
+      process.stdout.write(`${loaded.source}: valid (scope ${cache.scope}, ${telegram.mode} Telegram, ${runtime.workers === 0 ? 'one worker per core' : `${runtime.workers} workers`})\n`);
       return 0;
     }),
   );

@@ -3,7 +3,7 @@ import { FleetRuntime } from '../runtime/fleet-runtime.js';
 import { createLogger } from '../telemetry/logger.js';
 import { logCacheMetrics, type LogCacheMetricsOptions } from '../telemetry/metrics-store.js';
 import { FleetMetrics, startMetricsServer } from '../telemetry/prometheus.js';
-import { runWorkload, type JobResult } from '../workload/fleet-job.js';
+import { runWorkload, type FailureGroup, type JobResult } from '../workload/fleet-job.js';
 import { configuredUniverse, simulatedUniverse } from '../workload/universe.js';
 import { generateWorkload } from '../workload/workload.js';
 import { progressBar } from './progress.js';
@@ -15,12 +15,14 @@ export interface RunCommandOptions {
   json: boolean;
   /** false runs the bare GramJS client, to see what the cache saves. */
   cache: boolean;
+  /** Tenants by name with their accounts, over the config's (the --tenant flag). */
+  tenants?: Record<string, string[]>;
 }
 
 export function renderSummary(config: FleetConfig, result: JobResult, cache: boolean): string {
   const scope = cache ? `${config.cache.scope} scope` : 'no cache (bare GramJS)';
   const rows: Cell[][] = [
-    ['tasks', `${result.tasks} (${result.failed} failed)`],
+    ['tasks', result.notRun === 0 ? `${result.tasks} (${result.failed} failed)` : `${result.tasks} (${result.done} done, ${result.failed} failed, ${result.notRun} not run)`],
     ['entity lookups', result.lookups],
     ['hit rate', percent(result.hitRate)],
     ['Telegram calls', result.totalCalls],
@@ -36,11 +38,27 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
   const lines = [`tgfleet run: ${config.workload.task} on ${config.telegram.mode} Telegram, ${scope}`, '', formatTable(['metric', 'value'], rows, { alignRight: [1] })];
   const methods = Object.entries(result.calls).sort(([, a], [, b]) => b - a);
   if (methods.length > 0) {
-    lines.push('', formatTable(['Telegram method', 'calls', 'per task'], methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)])));
+    lines.push(
+      '',
+      formatTable(
+        ['Telegram method', 'calls', 'per task'],
+        methods.map(([method, count]) => [method, count, count / Math.max(1, result.tasks)]),
+      ),
+    );
   }
-  const errors = Object.entries(result.errors);
-  if (errors.length > 0) lines.push('', formatTable(['failed with', 'tasks'], errors));
+  if (result.failures.length > 0) lines.push('', formatTable(['failed with', 'message', 'Telegram', 'tasks'], result.failures.map((failure) => [failure.name, failure.message, telegramFields(failure), failure.count]), { alignRight: [3] }));
   return lines.join('\n');
+}
+
+/** Telegram's own words for a failure, and whether it was another task's crash. */
+function telegramFields(failure: FailureGroup): string {
+  const fields = [
+    failure.code !== undefined && `code ${failure.code}`,
+    failure.errorMessage !== undefined && failure.errorMessage,
+    failure.seconds !== undefined && `wait ${failure.seconds} s`,
+    failure.collateral === true && 'collateral',
+  ];
+  return fields.filter((field): field is string => field !== false).join(', ');
 }
 
 /**
@@ -66,7 +84,7 @@ function callCounter(runtime: FleetRuntime, config: FleetConfig): Pick<LogCacheM
 export async function runCommand(options: RunCommandOptions): Promise<number> {
   const { config } = options;
   const logger = createLogger({ level: config.logging.level, pretty: process.stderr.isTTY });
-  const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache });
+  const runtime = await FleetRuntime.start({ config, logger, entityCache: options.cache, ...(options.tenants !== undefined && { tenants: options.tenants }) });
   const metrics = config.metrics.sqlite === '' ? null : logCacheMetrics(runtime.reporter, { path: config.metrics.sqlite, logger, ...callCounter(runtime, config) });
   const fleetMetrics = config.metrics.prometheusPort > 0 ? new FleetMetrics(runtime, { logger }) : null;
   const prometheus = fleetMetrics === null ? null : await startMetricsServer(fleetMetrics, { port: config.metrics.prometheusPort, host: config.metrics.prometheusHost });

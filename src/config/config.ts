@@ -41,6 +41,11 @@ export interface RuntimeConfig {
   /** How long an aborted task may go on before the runtime gives up on it, frees its account and revokes it. */
   abortGraceMs: number;
   maxWorkerMemoryMb: number;
+  /** Worker crashes of one account's tasks within `quarantineWindowMs` that put it on a worker of its own; 0 never does. */
+  quarantineCrashes: number;
+  quarantineWindowMs: number;
+  /** Accounts on workers of their own at most: each costs a thread. */
+  maxQuarantined: number;
 }
 
 export interface FloodConfig {
@@ -90,6 +95,8 @@ export interface AccountConfig {
   apiHashEnv?: string;
   sessionEnv?: string;
   sessionFile?: string;
+  /** The tenant the account belongs to; absent for the one default tenant. */
+  tenant?: string;
 }
 
 export interface WorkloadConfig {
@@ -176,6 +183,7 @@ function toAccount(account: LiveAccountConfig): AccountConfig {
     ...(account.api_hash_env !== undefined && { apiHashEnv: account.api_hash_env }),
     ...(account.session_env !== undefined && { sessionEnv: account.session_env }),
     ...(account.session_file !== undefined && { sessionFile: account.session_file }),
+    ...(account.tenant !== undefined && { tenant: account.tenant }),
   };
 }
 
@@ -218,6 +226,9 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       taskTimeoutMs: ms(runtime.task_timeout),
       abortGraceMs: ms(runtime.abort_grace),
       maxWorkerMemoryMb: runtime.max_worker_memory_mb,
+      quarantineCrashes: runtime.quarantine_crashes,
+      quarantineWindowMs: ms(runtime.quarantine_window),
+      maxQuarantined: runtime.max_quarantined,
     },
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {
@@ -276,7 +287,12 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(top level)' : path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? '(top level)'
+    : path
+        .map((part) => (typeof part === 'number' ? `[${part}]` : String(part)))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
@@ -414,6 +430,22 @@ export function parseConfig(data: unknown, source = '(inline)'): LoadedConfig {
   }
   const warnings = [...unknown.map((key) => `unknown key ${key} in ${source} is ignored`), ...inlineSecretWarnings(result.data, source)];
   return { config: toFleetConfig(result.data), warnings, source };
+}
+
+/** The `cache:` section as config.yaml holds it: snake_case keys, any of them left out. */
+export type CacheSection = NonNullable<z.input<typeof configSchema>['cache']>;
+
+/**
+ * Validates a `cache:` section on its own: keys left out take the loader's defaults, a bad value
+ * gets the loader's message. An unknown key is an error here rather than a warning, since in code
+ * it is a typo that would leave a default in place unnoticed.
+ */
+export function parseCacheSection(section: unknown, source = '(inline)'): CacheConfig {
+  const data = { cache: section ?? {} };
+  const { config } = parseConfig(data, source);
+  const unknown = unknownKeys(configSchema, dropEmptySections(configSchema, data));
+  if (unknown.length > 0) throw new ConfigError(`invalid configuration in ${source}:\n${unknown.map((key) => `  - unknown key ${key}`).join('\n')}`, source);
+  return config.cache;
 }
 
 /** Which file to read: the given path, else the environment variable, else ./config.yaml. */

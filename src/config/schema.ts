@@ -84,14 +84,22 @@ const DEFAULT_PROCESS_BYTES = 128 * MIB;
 const MIN_PROCESS_BYTES = MIB;
 const MAX_PROCESS_BYTES = 64 * 1024 * MIB;
 
+/** A tenant's name: what logs and metrics label its accounts with. */
+export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const TENANT_NAME_RULE = '1 to 64 letters, digits, dots, dashes or underscores';
+
 const liveAccount = z
   .object({
     phone: z.string().regex(/^\+?[0-9]{5,15}$/, 'a phone number in international form, digits only, e.g. "+15550001111"'),
     api_id: whole(1, 2 ** 31 - 1),
-    api_hash: z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits').optional(),
+    api_hash: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, '32 lowercase hex digits')
+      .optional(),
     api_hash_env: z.string().min(1).optional(),
     session_env: z.string().min(1).optional(),
     session_file: z.string().min(1).optional(),
+    tenant: z.string().regex(TENANT_NAME, TENANT_NAME_RULE).optional(),
   })
   .refine((a) => (a.api_hash === undefined) !== (a.api_hash_env === undefined), {
     message: 'give exactly one of api_hash and api_hash_env',
@@ -114,9 +122,15 @@ const databaseUrl = z
 const fleetSection = z
   .object({
     database_url: databaseUrl.default('postgres://127.0.0.1:5432/test'),
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _').default('tgfleet'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _')
+      .default('tgfleet'),
     shards: whole(1, 1024).default(64),
-    host_id: z.string().regex(/^[A-Za-z0-9._-]{0,64}$/, 'at most 64 letters, digits, ".", "_" or "-"').default(''),
+    host_id: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{0,64}$/, 'at most 64 letters, digits, ".", "_" or "-"')
+      .default(''),
     heartbeat_interval: between(0.05, 10, 's').default(0.5),
     lock_timeout: between(0.1, 120, 's').default(3),
     disconnect_timeout: between(0.1, 60, 's').default(1),
@@ -153,13 +167,19 @@ const storeSection = z
     postgres: z
       .object({
         url: databaseUrl.default('postgres://127.0.0.1:5432/test'),
-        table: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _').default('tgfleet_cache'),
+        table: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase SQL identifier of at most 41 letters, digits or _')
+          .default('tgfleet_cache'),
       })
       .prefault({}),
     redis: z
       .object({
         url: redisUrl.default('redis://127.0.0.1:6379'),
-        prefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1 to 64 of A-Za-z0-9 : _ . -').default('tgfleet:cache:'),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9:_.-]{1,64}$/, '1 to 64 of A-Za-z0-9 : _ . -')
+          .default('tgfleet:cache:'),
       })
       .prefault({}),
     write_interval: between(0.01, 60, 's').default(1),
@@ -184,9 +204,7 @@ export const configSchema = z.object({
         })
         .prefault({}),
       per_account: z.object({ max_entries: whole(1, 10_000_000).default(400) }).prefault({}),
-      ttl: z
-        .object({ entity: ttlSeconds().default(86_400), username: ttlSeconds().default(8 * 3600), negative: ttlSeconds().default(300) })
-        .prefault({}),
+      ttl: z.object({ entity: ttlSeconds().default(86_400), username: ttlSeconds().default(8 * 3600), negative: ttlSeconds().default(300) }).prefault({}),
       lease_timeout: timerSeconds(0, true).default(30),
       store: storeSection,
     })
@@ -205,6 +223,9 @@ export const configSchema = z.object({
       task_timeout: timerSeconds(0).default(0),
       abort_grace: between(0.05, 60, 's').default(1),
       max_worker_memory_mb: whole(MIN_WORKER_MEMORY_MB, MAX_WORKER_MEMORY_MB, 'MiB').default(512),
+      quarantine_crashes: whole(0, 1000).default(3),
+      quarantine_window: between(1, 7 * 86_400, 's').default(600),
+      max_quarantined: whole(0, 64).default(4),
     })
     .prefault({}),
   flood: z

@@ -90,9 +90,7 @@ export class FleetClient {
       this.waiting.set(id, list);
     });
     const previous = this.accountTail.get(options.account) ?? Promise.resolve();
-    const queued = previous
-      .catch(() => undefined)
-      .then(() => this.queue.send(shard, id, { account: options.account, task: options.task, ...(options.args !== undefined && { args: options.args }) }));
+    const queued = previous.catch(() => undefined).then(() => this.queue.send(shard, id, { account: options.account, task: options.task, ...(options.args !== undefined && { args: options.args }) }));
     this.accountTail.set(options.account, queued);
     queued.then(
       // A task submitted again may have ended already: look it up at once.

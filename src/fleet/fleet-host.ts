@@ -142,7 +142,10 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
 
   /** Shards this host serves now (locked and past the grace). */
   servedShards(): number[] {
-    return [...this.held.entries()].filter(([, held]) => held.phase === 'serving').map(([shard]) => shard).sort((a, b) => a - b);
+    return [...this.held.entries()]
+      .filter(([, held]) => held.phase === 'serving')
+      .map(([shard]) => shard)
+      .sort((a, b) => a - b);
   }
 
   /** Shards this host holds the lock of, in any phase. */
@@ -167,7 +170,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
 
   private mayConnect(account: string): boolean {
     const held = this.held.get(shardOf(account, this.timings.shards));
-    return held !== undefined && held.connectable && held.session === this.session && held.session.valid();
+    return held?.connectable === true && held.session === this.session && held.session.valid();
   }
 
   private async join(): Promise<void> {

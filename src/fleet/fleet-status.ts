@@ -60,7 +60,10 @@ export async function readFleetStatus(config: FleetConfig): Promise<FleetStatus>
       perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
     }
     const hosts = rows.map((row): HostStatus => {
-      const shards = [...locked.entries()].filter(([, pid]) => pid === row.backendPid).map(([shard]) => shard).sort((a, b) => a - b);
+      const shards = [...locked.entries()]
+        .filter(([, pid]) => pid === row.backendPid)
+        .map(([shard]) => shard)
+        .sort((a, b) => a - b);
       return { ...row, connected: alive.has(row.backendPid), shards, accounts: shards.reduce((sum, shard) => sum + (perShard.get(shard) ?? 0), 0) };
     });
     const owned = new Set(hosts.flatMap((host) => host.shards));
@@ -105,7 +108,9 @@ export function renderFleetStatus(status: FleetStatus): string {
     `moves: ${status.moves} shards changed hands`,
   ];
   for (const move of status.lastMoves) {
-    lines.push(`  shard ${move.shard}: ${move.from ?? '(none)'} -> ${move.to} at ${move.at.toISOString()}${move.servingAfterMs === null ? ', not serving yet' : `, serving after ${Math.round(move.servingAfterMs)} ms`}`);
+    lines.push(
+      `  shard ${move.shard}: ${move.from ?? '(none)'} -> ${move.to} at ${move.at.toISOString()}${move.servingAfterMs === null ? ', not serving yet' : `, serving after ${Math.round(move.servingAfterMs)} ms`}`,
+    );
   }
   return lines.join('\n');
 }

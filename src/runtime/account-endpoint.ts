@@ -6,6 +6,7 @@ import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult } from '../c
 import type { SerializedError } from '../channel/remote-error.js';
 import type { FloodControl } from './flood-control.js';
 import type { FlightOwnerLife, SingleFlight } from './single-flight.js';
+import { TaskCache } from './task-cache.js';
 
 /** What one task did with the cache; the counters of the task's own `cache:stats` event. */
 export interface TaskCacheCounters {
@@ -46,13 +47,22 @@ export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
   /** Why the task stopped (it ended or was cancelled); null while it runs. */
   private stopped: string | null = null;
 
+  /** The cache once the task first used it; a TaskCache makes it only then. */
+  private made: TelegramCache | null;
+
   constructor(
-    private readonly cache: TelegramCache,
+    private readonly source: TelegramCache | TaskCache,
     readonly account: string,
     private readonly taskId: string,
     private readonly services: AccountEndpointServices,
   ) {
-    this.flight = cache.scope === 'process' ? account : `${account}\u0000${taskId}`;
+    this.made = source instanceof TaskCache ? null : source;
+    this.flight = source.scope === 'process' ? account : `${account}\u0000${taskId}`;
+  }
+
+  private get cache(): TelegramCache {
+    this.made ??= (this.source as TaskCache).cache;
+    return this.made;
   }
 
   get(key: string): CacheValue | undefined | Promise<CacheValue | undefined> {
@@ -173,7 +183,10 @@ export class AccountEndpoint implements AccountCacheApi, FlightOwnerLife {
 
   private write(entry: CacheWrite): void {
     const temperature = entry.cold ? 'cold' : 'hot';
-    const stored = entry.aliasOf === undefined ? this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, temperature) : this.cache.setAlias(this.account, entry.key, entry.aliasOf, entry.ttlMs, temperature);
+    const stored =
+      entry.aliasOf === undefined
+        ? this.cache.set(this.account, entry.key, entry.value, entry.ttlMs, temperature)
+        : this.cache.setAlias(this.account, entry.key, entry.aliasOf, entry.ttlMs, temperature);
     if (stored) this.counters.sets++;
   }
 

@@ -8,11 +8,29 @@ import { isLinkOffer } from '../channel/wire.js';
 import { workerEntry } from './module-paths.js';
 
 export interface AccountPoolOptions {
-  /** Worker threads; 0 means one per core. */
+  /** Worker threads, shared out among the tenants; 0 means one per core. */
   threads: number;
   /** Tasks one worker runs at once: account tasks mostly wait on Telegram, so a worker can interleave several. */
   tasksPerWorker: number;
   maxWorkerMemoryMb: number;
+  /** Each account's tenant; an account not in it belongs to {@link DEFAULT_TENANT}. */
+  tenantOf?: ReadonlyMap<string, string>;
+}
+
+/** The tenant of every account when none is configured: one operator's fleet. */
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * The workers of one tenant, or of one quarantined account: a Piscina pool of their own, so that
+ * no thread ever holds the clients, cache channels or memory of two tenants.
+ */
+interface WorkerGroup {
+  name: string;
+  threads: number;
+  piscina: Piscina<WorkerPayload, WorkerReply>;
+  readyWorkers: number;
+  /** The workers Piscina last offered the group's balancer. */
+  liveWorkerIds: number[];
 }
 
 /** The affinity key rides on the task object where Piscina hands it to the balancer. */
@@ -40,19 +58,30 @@ const MAX_DEATHS = 64;
 type PiscinaWorkerView = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & object>[1][number];
 
 /**
- * The Piscina pool that runs account tasks. Its balancer keeps each account on one worker while
- * that worker lives, so the account's Telegram client and connection in that worker are reused;
- * a new account goes to the worker serving the fewest accounts.
+ * The Piscina pools that run account tasks: one per tenant, and one for each quarantined account.
+ * A pool's balancer keeps each account on one worker while that worker lives, so the account's
+ * Telegram client and connection in that worker are reused; a new account goes to the worker
+ * serving the fewest accounts.
  */
 export class AccountPool {
+  /** Threads of the tenants' pools (quarantined accounts' threads come on top). */
   readonly threads: number;
   readonly tasksPerWorker: number;
-  private readonly pool: Piscina<WorkerPayload, WorkerReply>;
+  private readonly maxWorkerMemoryMb: number;
+  private readonly tenants = new Map<string, WorkerGroup>();
+  private readonly tenantOf: ReadonlyMap<string, string>;
+  /** Quarantined accounts' pools, by account. */
+  private readonly quarantined = new Map<string, WorkerGroup>();
   private readonly workerOf = new Map<string, number>();
   private readonly accountsOn = new Map<number, number>();
-  private readyWorkers = 0;
-  /** The workers Piscina last offered the balancer. */
-  private liveWorkerIds: number[] = [];
+  /**
+   * Accounts moved to a surviving worker while theirs was gone and its replacement not yet
+   * started: once the pool is whole again, each moves once more, when it has no task placed, so
+   * the survivors do not keep every orphan.
+   */
+  private readonly interim = new Set<string>();
+  /** Tasks of each account placed on a worker and not yet ended. */
+  private readonly placedOf = new Map<string, number>();
   /** The main end of each worker's link, by the worker's thread id. */
   private readonly links = new Map<number, ChannelServer>();
   /** Tasks placed on a worker whose link offer has not arrived yet. */
@@ -65,25 +94,47 @@ export class AccountPool {
   private readonly deaths = new Map<number, WorkerDeath>();
 
   constructor(options: AccountPoolOptions) {
-    this.threads = options.threads > 0 ? options.threads : availableParallelism();
+    const total = options.threads > 0 ? options.threads : availableParallelism();
     this.tasksPerWorker = options.tasksPerWorker;
+    this.maxWorkerMemoryMb = options.maxWorkerMemoryMb;
+    this.tenantOf = options.tenantOf ?? new Map();
+    const names = [...new Set(this.tenantOf.values())].sort();
+    if (names.length === 0) names.push(DEFAULT_TENANT);
+    // Every tenant gets at least one thread, and the rest are shared out as evenly as they go.
+    const each = Math.max(1, Math.floor(total / names.length));
+    let spare = Math.max(0, total - each * names.length);
+    for (const name of names) {
+      const threads = each + (spare > 0 ? 1 : 0);
+      spare = Math.max(0, spare - 1);
+      this.tenants.set(name, this.group(name, threads));
+    }
+    this.threads = [...this.tenants.values()].reduce((sum, group) => sum + group.threads, 0);
+  }
+
+  private group(name: string, threads: number): WorkerGroup {
     const entry = workerEntry();
-    this.pool = new Piscina({
-      filename: entry.filename,
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      idleTimeout: Infinity,
-      concurrentTasksPerWorker: this.tasksPerWorker,
-      // Parked workers ('sync') may not receive port messages between tasks.
-      atomics: 'disabled',
-      // The scheduler bounds and orders the queue; Piscina's own bound would turn a busy account's
-      // waiting task into a rejection.
-      maxQueue: Infinity,
-      resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerMemoryMb },
-      loadBalancer: (task, workers) => this.pick(task, workers),
-    });
+    const group: WorkerGroup = {
+      name,
+      threads,
+      readyWorkers: 0,
+      liveWorkerIds: [],
+      piscina: new Piscina({
+        filename: entry.filename,
+        minThreads: threads,
+        maxThreads: threads,
+        idleTimeout: Infinity,
+        concurrentTasksPerWorker: this.tasksPerWorker,
+        // Parked workers ('sync') may not receive port messages between tasks.
+        atomics: 'disabled',
+        // The scheduler bounds and orders the queue; Piscina's own bound would turn a busy account's
+        // waiting task into a rejection.
+        maxQueue: Infinity,
+        resourceLimits: { maxOldGenerationSizeMb: this.maxWorkerMemoryMb },
+        loadBalancer: (task, workers) => this.pick(group, task, workers),
+      }),
+    };
     // A worker offers its link when it loads, before it takes any task.
-    this.pool.on('message', (message: unknown) => {
+    group.piscina.on('message', (message: unknown) => {
       if (!isLinkOffer(message)) return;
       const { threadId } = message;
       const server = new ChannelServer(message.tgfleetLink);
@@ -92,25 +143,58 @@ export class AccountPool {
       // Piscina's own listeners came first: they fail the worker's tasks, whose callbacks run only
       // after this emit, by when the death is recorded. (Piscina's 'workerDestroy' would come too
       // late to know the thread: a worker's threadId reads -1 once it has exited.)
-      const thread = this.pool.threads.find((worker) => worker.threadId === threadId);
+      const thread = group.piscina.threads.find((worker) => worker.threadId === threadId);
       const gone = (): void => this.workerGone(threadId);
       thread?.once('exit', gone);
       thread?.on('error', gone);
       for (const task of this.awaitingLink.get(message.threadId) ?? []) task.attach(server);
       this.awaitingLink.delete(message.threadId);
     });
+    return group;
+  }
 
+  private groups(): WorkerGroup[] {
+    return [...this.tenants.values(), ...this.quarantined.values()];
+  }
+
+  /** The pool an account's tasks run in: its own when quarantined, else its tenant's. */
+  private groupOf(account: string): WorkerGroup {
+    return this.quarantined.get(account) ?? (this.tenants.get(this.tenantOf.get(account) ?? DEFAULT_TENANT) as WorkerGroup);
+  }
+
+  /** The tenant an account belongs to. */
+  tenant(account: string): string {
+    return this.tenantOf.get(account) ?? DEFAULT_TENANT;
+  }
+
+  /**
+   * Moves an account to a worker of its own, started now, where its crashes can take down no
+   * other account's tasks; its tasks on its old worker finish there.
+   */
+  quarantine(account: string): void {
+    if (this.quarantined.has(account)) return;
+    const current = this.workerOf.get(account);
+    if (current !== undefined) this.unassign(account, current);
+    this.quarantined.set(account, this.group(`quarantine:${account}`, 1));
+  }
+
+  /** The accounts on workers of their own. */
+  quarantinedAccounts(): string[] {
+    return [...this.quarantined.keys()];
   }
 
   /** Waits until every worker has loaded, so the first accounts spread over all of them; rejects if they have not within `timeoutMs`. */
   async ready(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.readyWorkers < this.threads && Date.now() < deadline) {
-      await this.pool.run({ ping: true });
-      if (this.readyWorkers < this.threads) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const group of this.tenants.values()) {
+      while (group.readyWorkers < group.threads && Date.now() < deadline) {
+        await group.piscina.run({ ping: true });
+        if (group.readyWorkers < group.threads) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     }
-    if (this.readyWorkers < this.threads) {
-      throw new Error(`only ${this.readyWorkers} of ${this.threads} worker threads had started after ${timeoutMs} ms: the machine may be overloaded, or runtime.workers too high for it`);
+    const ready = [...this.tenants.values()].reduce((sum, group) => sum + Math.min(group.readyWorkers, group.threads), 0);
+    if (ready < this.threads) {
+      throw new Error(`only ${ready} of ${this.threads} worker threads had started after ${timeoutMs} ms: the machine may be overloaded, or runtime.workers too high for it`);
     }
   }
 
@@ -119,7 +203,10 @@ export class AccountPool {
    * Resolves when the worker has sent the task's outcome (read it from `served.ended`).
    */
   run(payload: TaskPayload, account: string, served: ServedTask): Promise<WorkerReply> {
+    let placed = false;
     const place = (threadId: number): void => {
+      placed = true;
+      this.placedOf.set(account, (this.placedOf.get(account) ?? 0) + 1);
       served.threadId = threadId;
       let held = this.residents.get(threadId);
       if (held === undefined) {
@@ -134,18 +221,26 @@ export class AccountPool {
     const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account, place } satisfies AccountTask });
     const leave = (): void => {
       if (served.threadId !== null) this.residents.get(served.threadId)?.delete(served);
+      if (!placed) return;
+      const left = (this.placedOf.get(account) ?? 1) - 1;
+      if (left > 0) this.placedOf.set(account, left);
+      else this.placedOf.delete(account);
     };
-    const run = this.pool.run(task);
+    const run = this.groupOf(account).piscina.run(task);
     run.then(leave, leave);
     return run;
   }
 
   /**
    * Stops a worker whose event loop a task holds (it did not even see its abort), so the thread's
-   * other tasks can run again elsewhere; Piscina starts a replacement.
+   * other tasks can run again elsewhere; Piscina starts a replacement. From now on the balancer
+   * sends nothing there: the accounts it served move to a live worker at once, since a fresh
+   * thread takes seconds to load.
    */
   replaceWorker(threadId: number, binding: number, reason: string): void {
-    const thread = this.pool.threads.find((worker) => worker.threadId === threadId);
+    const thread = this.groups()
+      .flatMap((group) => group.piscina.threads)
+      .find((worker) => worker.threadId === threadId);
     if (thread === undefined) return;
     this.stoppedFor.set(threadId, { binding, reason });
     void thread.terminate();
@@ -179,12 +274,12 @@ export class AccountPool {
    * gives up after `timeoutMs` (a live network may hang).
    */
   async disconnectClients(timeoutMs: number, accounts?: readonly string[]): Promise<void> {
-    const asks = async (): Promise<void> => {
+    const asks = (group: WorkerGroup) => async (): Promise<void> => {
       // A ping passes the balancer, which refreshes the list of live workers (one may have been replaced).
-      await this.pool.run({ ping: true });
+      await group.piscina.run({ ping: true });
       await Promise.allSettled(
-        this.liveWorkerIds.map((worker) =>
-          this.pool.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+        group.liveWorkerIds.map((worker) =>
+          group.piscina.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
         ),
       );
     };
@@ -193,7 +288,7 @@ export class AccountPool {
       timer = setTimeout(resolve, timeoutMs);
     });
     // Shutdown goes on whatever happens here: a client that cannot say goodbye is closed with its thread.
-    await Promise.race([asks().catch(() => undefined), deadline]);
+    await Promise.race([Promise.all(this.groups().map((group) => asks(group)().catch(() => undefined))), deadline]);
     clearTimeout(timer);
   }
 
@@ -202,44 +297,60 @@ export class AccountPool {
     return this.workerOf;
   }
 
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all(this.groups().map((group) => group.piscina.destroy()));
   }
 
-  private pick(task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
-    this.readyWorkers = Math.max(this.readyWorkers, workers.length);
-    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed);
-    this.liveWorkerIds = live.map((worker) => worker.id);
+  private pick(group: WorkerGroup, task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
+    group.readyWorkers = Math.max(group.readyWorkers, workers.length);
+    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed && !this.stoppedFor.has(worker.id));
+    group.liveWorkerIds = live.map((worker) => worker.id);
     const options = (task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol];
     if (options?.worker !== undefined) return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
     const account = options?.account ?? null;
     if (account === null) return this.leastBusy(live);
-    const chosen = this.forAccount(account, live);
+    const chosen = this.forAccount(account, live, group.threads);
     if (chosen !== null) options?.place?.(chosen.id);
     return chosen;
   }
 
-  private forAccount(account: string, live: PiscinaWorkerView[]): PiscinaWorkerView | null {
+  private forAccount(account: string, live: PiscinaWorkerView[], threads: number): PiscinaWorkerView | null {
     const current = this.workerOf.get(account);
     if (current !== undefined) {
       const worker = live.find((candidate) => candidate.id === current);
       // The account's worker is alive: its task goes there even past tasksPerWorker (tasks mostly
       // wait on Telegram, and the scheduler bounds the total), since declining would stall
       // Piscina's whole queue behind it, and moving would cost the account its client.
-      if (worker !== undefined) return worker;
-      // Its worker died. Piscina is starting a replacement: wait for it, or every orphaned account
-      // would pile onto the surviving workers and stay there.
-      if (live.length < this.threads) return null;
-      this.workerOf.delete(account);
-      this.accountsOn.delete(current);
+      if (worker !== undefined && !this.mayRebalance(account, live, threads)) return worker;
+      this.unassign(account, current);
     }
+    const whole = live.length >= threads;
     const chosen = live
       .filter((worker) => worker.currentUsage < this.tasksPerWorker)
       .sort((a, b) => (this.accountsOn.get(a.id) ?? 0) - (this.accountsOn.get(b.id) ?? 0) || a.currentUsage - b.currentUsage)[0];
     if (chosen === undefined) return null;
     this.workerOf.set(account, chosen.id);
     this.accountsOn.set(chosen.id, (this.accountsOn.get(chosen.id) ?? 0) + 1);
+    // A worker is missing: the account waits on a survivor rather than for a thread still loading.
+    if (current !== undefined && !whole) this.interim.add(account);
     return chosen;
+  }
+
+  /** An account parked on a survivor may move once the pool is whole, if nothing of it runs where it is. */
+  private mayRebalance(account: string, live: PiscinaWorkerView[], threads: number): boolean {
+    if (!this.interim.has(account) || live.length < threads || (this.placedOf.get(account) ?? 0) > 0) return false;
+    this.interim.delete(account);
+    const here = this.accountsOn.get(this.workerOf.get(account) as number) ?? 0;
+    const fewest = Math.min(...live.map((worker) => this.accountsOn.get(worker.id) ?? 0));
+    return fewest < here - 1;
+  }
+
+  private unassign(account: string, worker: number): void {
+    this.workerOf.delete(account);
+    this.interim.delete(account);
+    const left = (this.accountsOn.get(worker) ?? 1) - 1;
+    if (left > 0) this.accountsOn.set(worker, left);
+    else this.accountsOn.delete(worker);
   }
 
   private leastBusy(workers: PiscinaWorkerView[]): PiscinaWorkerView | null {

@@ -1,16 +1,16 @@
 import type { MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
-import type { EvictionCounts, TelegramCache } from '../cache/telegram-cache.js';
+import type { EvictionCounts } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
-import { RemoteTaskError, serializeError } from '../channel/remote-error.js';
+import { reviveError, serializeError } from '../channel/remote-error.js';
 import { WorkerCrashedError } from '../channel/task-errors.js';
-import { loadConfig, type FleetConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type FleetConfig } from '../config/config.js';
 import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { AccountEndpoint, type AccountEndpointServices } from './account-endpoint.js';
-import { AccountPool } from './account-pool.js';
+import { AccountPool, DEFAULT_TENANT } from './account-pool.js';
 import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -20,6 +20,9 @@ import { Reporter } from './reporter.js';
 import { RevokedAccounts } from './revoked-accounts.js';
 import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
+import { CrashQuarantine } from './quarantine.js';
+import { TENANT_NAME, TENANT_NAME_RULE } from '../config/schema.js';
+import { TaskCache } from './task-cache.js';
 
 export interface FleetRuntimeOptions {
   /** The configuration; read from config.yaml (or $TGFLEET_CONFIG) when absent. */
@@ -34,6 +37,12 @@ export interface FleetRuntimeOptions {
   entityCache?: boolean;
   /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
   connectionGate?: ConnectionGate;
+  /**
+   * Tenants by name, each with its accounts' phone numbers, over the `tenant` of config.yaml's
+   * accounts: no worker ever serves two tenants (docs/ISOLATION.md). An account in neither belongs
+   * to the tenant "default".
+   */
+  tenants?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RunOptions<Args = unknown> {
@@ -112,6 +121,7 @@ export class FleetRuntime {
   private readonly signalHandler: (() => void) | null;
   private readonly accountsByPhone: ReadonlyMap<string, AccountCredentials>;
   private readonly revoked: RevokedAccounts;
+  private readonly quarantine: CrashQuarantine;
 
   private constructor(
     readonly config: FleetConfig,
@@ -125,6 +135,8 @@ export class FleetRuntime {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
     this.revoked = new RevokedAccounts(logger);
+    const runtime = config.runtime;
+    this.quarantine = new CrashQuarantine({ crashes: runtime.quarantineCrashes, windowMs: runtime.quarantineWindowMs, maxAccounts: runtime.maxQuarantined });
     this.reporter = new Reporter(logger);
     this.registry = new TelegramCacheRegistry(config.cache, {
       clock: fleet.clock,
@@ -167,10 +179,18 @@ export class FleetRuntime {
     const config = options.config ?? loadConfig().config;
     const logger = options.logger ?? createLogger({ level: config.logging.level });
     const fleet = await resolveAccounts(config);
+    let tenantOf: Map<string, string>;
+    try {
+      tenantOf = tenantsOf(fleet.accounts, config, options.tenants ?? {});
+    } catch (error) {
+      await fleet.close();
+      throw error;
+    }
     const pool = new AccountPool({
       threads: config.runtime.workers,
       tasksPerWorker: config.runtime.tasksPerWorker,
       maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
+      tenantOf,
     });
     try {
       await pool.ready();
@@ -226,6 +246,16 @@ export class FleetRuntime {
   /** Which worker serves each account. */
   workerAssignments(): ReadonlyMap<string, number> {
     return this.pool.assignments();
+  }
+
+  /** The tenant an account belongs to. */
+  tenantOf(account: string): string {
+    return this.pool.tenant(account);
+  }
+
+  /** Accounts whose tasks crashed workers runtime.quarantine_crashes times within runtime.quarantine_window: each runs on a worker of its own. */
+  get quarantinedAccounts(): readonly string[] {
+    return this.pool.quarantinedAccounts();
   }
 
   /**
@@ -317,7 +347,7 @@ export class FleetRuntime {
 
   private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, budget: RetryBudget): Promise<unknown> {
     const phone = account.phone;
-    const cache = this.registry.getCache(taskId);
+    const cache = new TaskCache(this.registry, taskId);
     const warmStart = cache.isWarm(phone);
     const evictionsBefore = cache.accountStats(phone).evictions;
     const started = performance.now();
@@ -359,7 +389,7 @@ export class FleetRuntime {
     let end: RunEnd;
     try {
       const ran = this.pool.run(payload, phone, served).then(
-        async (): Promise<RunEnd> => ({ kind: 'ended', outcome: await served.ended }),
+        async (reply): Promise<RunEnd> => ({ kind: 'ended', outcome: typeof reply === 'object' ? reply : await served.ended }),
         (error: unknown): RunEnd => ({ kind: 'lost', error: error as Error }),
       );
       // A revoked task may still be running: its run ends whenever it does, and nobody waits for it.
@@ -373,7 +403,7 @@ export class FleetRuntime {
 
     const durationMs = performance.now() - started;
     this.reportCacheStats(cache, endpoint, { taskId, phone, task: options.task, warmStart, evictionsBefore, durationMs });
-    this.registry.releaseCache(cache);
+    cache.release();
     // A run the pool ended (not the task) is thrown as its own class, so a caller can tell it with instanceof.
     let thrown: Error | null = null;
     let outcome: TaskOutcome;
@@ -405,7 +435,7 @@ export class FleetRuntime {
     }
     this.revoked.noteFailure(phone, error);
     this.reporter.emit('task:error', { taskId, account: phone, task: options.task, durationMs, error });
-    throw thrown ?? new RemoteTaskError(error);
+    throw thrown ?? reviveError(error);
   }
 
   /**
@@ -423,7 +453,10 @@ export class FleetRuntime {
     const death = served.threadId === null ? undefined : this.pool.death(served.threadId);
     const detail = death?.reason == null ? error.message : `${error.message} (${death.reason})`;
     const guilty = death === undefined || death.culprit === served.binding || (death.culprit === null && death.residents <= 1);
-    if (guilty) return new WorkerCrashedError(`the worker running task ${taskId} (${task.task}) of account ${phone} died: ${detail}`);
+    if (guilty) {
+      this.noteCrash(phone, detail);
+      return new WorkerCrashedError(`the worker running task ${taskId} (${task.task}) of account ${phone} died: ${detail}`);
+    }
     const collateral = `task ${taskId} (${task.task}) of account ${phone} lost its worker to another task: ${detail}`;
     if (served.firstWrite !== null) {
       return new WorkerCrashedError(`${collateral}; it had already called ${served.firstWrite}, which changes something on Telegram, so it is not run again`, { collateral: true });
@@ -431,6 +464,20 @@ export class FleetRuntime {
     if (this.closing !== null) return new WorkerCrashedError(`${collateral}; the runtime is shutting down, so it is not run again`, { collateral: true });
     if (!mayRetry) return new WorkerCrashedError(`${collateral}; it had already run ${CRASH_RETRIES + 1} times and lost its worker each time`, { collateral: true });
     return new RequeueTask(`${collateral}; it had changed nothing on Telegram, so it runs again on a live worker`, { cause: new WorkerCrashedError(collateral, { collateral: true }) });
+  }
+
+  /** A task of `account` killed its worker: after runtime.quarantine_crashes of them, the account gets a worker of its own. */
+  private noteCrash(account: string, detail: string): void {
+    const verdict = this.quarantine.noteCrash(account);
+    const { quarantineCrashes: crashes, quarantineWindowMs: windowMs, maxQuarantined } = this.config.runtime;
+    if (verdict === 'stays') return;
+    if (verdict === 'no-room') {
+      this.logger.warn({ account, crashes, windowMs, maxQuarantined }, `account ${account} keeps crashing workers (${detail}), but runtime.max_quarantined accounts are quarantined already: it stays on its shared worker`);
+      return;
+    }
+    this.pool.quarantine(account);
+    this.logger.warn({ account, crashes, windowMs, tenant: this.pool.tenant(account) }, `account ${account} crashed ${crashes} workers within ${windowMs / 1000} s (last: ${detail}): it runs on a worker of its own from now on`);
+    this.reporter.emit('account:quarantined', { account, crashes, windowMs, reason: detail });
   }
 
   private openConnection(account: string): MessagePort {
@@ -481,7 +528,7 @@ export class FleetRuntime {
   }
 
   private reportCacheStats(
-    cache: TelegramCache,
+    cache: TaskCache,
     endpoint: AccountEndpoint,
     task: { taskId: string; phone: string; task: string; warmStart: boolean; evictionsBefore: EvictionCounts; durationMs: number },
   ): void {
@@ -504,4 +551,27 @@ export class FleetRuntime {
       durationMs: task.durationMs,
     });
   }
+}
+
+/**
+ * Each account's tenant: from the runtime's options first, then config.yaml's accounts, else the
+ * default tenant. A phone the runtime does not serve, or listed under two tenants, is refused.
+ */
+function tenantsOf(accounts: readonly AccountCredentials[], config: FleetConfig, given: Readonly<Record<string, readonly string[]>>): Map<string, string> {
+  const served = new Set(accounts.map((account) => account.phone));
+  const tenantOf = new Map<string, string>();
+  for (const account of config.accounts) if (account.tenant !== undefined && served.has(account.phone)) tenantOf.set(account.phone, account.tenant);
+  const listed = new Map<string, string>();
+  for (const [tenant, phones] of Object.entries(given)) {
+    if (!TENANT_NAME.test(tenant)) throw new ConfigError(`tenant name ${JSON.stringify(tenant)} is not allowed: use ${TENANT_NAME_RULE}`, 'tenants');
+    for (const phone of phones) {
+      if (!served.has(phone)) throw new ConfigError(`tenant ${tenant} lists account ${phone}, which this runtime does not serve`, 'tenants');
+      const other = listed.get(phone);
+      if (other !== undefined && other !== tenant) throw new ConfigError(`account ${phone} is listed under two tenants (${other} and ${tenant}): an account belongs to one tenant`, 'tenants');
+      listed.set(phone, tenant);
+      tenantOf.set(phone, tenant);
+    }
+  }
+  for (const phone of served) if (!tenantOf.has(phone)) tenantOf.set(phone, DEFAULT_TENANT);
+  return tenantOf;
 }

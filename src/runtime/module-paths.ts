@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /*
- * Worker threads always run compiled JavaScript from dist/: on Node 20 no TypeScript loader
- * reaches worker threads (tsx's hooks do not, nor does vitest's). Main-thread code may run from
- * sources (tests) or from dist/; either way the worker and the example tasks come from dist/.
+ * The worker and the example tasks always run compiled, from dist/: on Node 20 no TypeScript
+ * loader reaches worker threads on its own (tsx's hooks do not, nor does vitest's). Main-thread
+ * code may run from sources (tests) or from dist/. A host's own task module may be TypeScript:
+ * importTaskModule gives each thread the loader it needs.
  */
 const fromSource = import.meta.url.endsWith('.ts');
 const distRoot = new URL(fromSource ? '../../dist/' : '../../', import.meta.url);
@@ -48,13 +50,56 @@ export function resolveTaskModule(task: string): string {
     return url;
   }
   const path = task.startsWith('file:') ? fileURLToPath(task) : isAbsolute(task) ? task : resolve(task);
-  if (/\.[cm]?ts$/.test(path)) {
-    throw new TaskModuleError(`task module ${task} is TypeScript: workers import JavaScript, so compile it first (example tasks: ${EXAMPLE_TASKS.join(', ')})`);
-  }
   if (!existsSync(path)) {
-    throw new TaskModuleError(`task module ${task} not found: give an example task (${EXAMPLE_TASKS.join(', ')}), a path to a JavaScript module or a file: URL`);
+    throw new TaskModuleError(`task module ${task} not found: give an example task (${EXAMPLE_TASKS.join(', ')}), a path to a JavaScript or TypeScript module or a file: URL`);
   }
+  if (TYPESCRIPT.test(path) && !nodeStripsTypes() && !tsxInstalled()) throw noTypeScriptLoader(task);
   return pathToFileURL(path).href;
+}
+
+const TYPESCRIPT = /\.[cm]?ts$/;
+
+/** Node strips types itself from 22.18 and 23.6 on, and from 22.6 under --experimental-strip-types; its worker threads do too. */
+function nodeStripsTypes(): boolean {
+  return Boolean((process.features as { typescript?: string | false }).typescript);
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/** tsx is an optional peer: a host on a Node that strips types needs nothing more, so it is not a dependency. */
+function tsxInstalled(): boolean {
+  try {
+    requireHere.resolve('tsx/esm/api');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function noTypeScriptLoader(task: string): TaskModuleError {
+  return new TaskModuleError(
+    `task module ${task} is TypeScript, which Node ${process.version} does not run by itself: install tsx beside tgfleet (npm install tsx), run Node 22.18+ or 23.6+, or compile the task to JavaScript`,
+  );
+}
+
+let tsxRegistered: Promise<void> | undefined;
+
+/**
+ * Imports a task module in this thread. Where Node cannot strip types, tsx's hooks are registered
+ * first, once per thread: hooks registered on the main thread do not reach worker threads.
+ */
+export async function importTaskModule(url: string): Promise<{ default?: unknown }> {
+  if (TYPESCRIPT.test(url) && !nodeStripsTypes()) {
+    tsxRegistered ??= import('tsx/esm/api').then(
+      ({ register }) => void register(),
+      () => {
+        tsxRegistered = undefined;
+        throw noTypeScriptLoader(url);
+      },
+    );
+    await tsxRegistered;
+  }
+  return (await import(url)) as { default?: unknown };
 }
 
 /**
@@ -65,8 +110,9 @@ export async function checkTaskModule(task: string): Promise<string> {
   const url = resolveTaskModule(task);
   let module: { default?: unknown };
   try {
-    module = (await import(url)) as { default?: unknown };
+    module = await importTaskModule(url);
   } catch (error) {
+    if (error instanceof TaskModuleError) throw error;
     throw new TaskModuleError(`task module ${task} cannot be loaded: ${(error as Error).message}`);
   }
   if (typeof module.default !== 'function') throw new TaskModuleError(`task module ${task} has no function as its default export`);

@@ -65,6 +65,16 @@ export interface FloodCooldownEvent {
   cooldownMs: number;
 }
 
+/** An account whose tasks crashed workers again and again was moved to a worker of its own. */
+export interface AccountQuarantinedEvent {
+  account: string;
+  /** The crashes within the window that did it (runtime.quarantine_crashes). */
+  crashes: number;
+  windowMs: number;
+  /** How the last of those workers died. */
+  reason: string;
+}
+
 export interface ListenerErrorEvent {
   event: string;
   error: unknown;
@@ -78,6 +88,7 @@ export interface ReporterEvents {
   'cache:stats': [CacheStatsEvent];
   'cache:eviction': [EvictionEvent];
   'flood:cooldown': [FloodCooldownEvent];
+  'account:quarantined': [AccountQuarantinedEvent];
   'listener:error': [ListenerErrorEvent];
 }
 

@@ -4,7 +4,7 @@
  * at once with the same error instead of each opening a connection only to be refused; the other
  * accounts of the fleet are not touched.
  */
-import { RemoteTaskError, type SerializedError } from '../channel/remote-error.js';
+import { reviveError, type SerializedError } from '../channel/remote-error.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /** The name a revoked session's error carries across threads (see src/telegram/live/session-errors.ts). */
@@ -18,14 +18,19 @@ export class RevokedAccounts {
   /** Takes the account out of rotation if a task of it failed because its session is revoked. */
   noteFailure(account: string, error: SerializedError): void {
     if (error.name !== SESSION_REVOKED || this.revoked.has(account)) return;
-    this.revoked.set(account, { name: error.name, message: error.message, ...(error.code !== undefined && { code: error.code }), ...(error.errorMessage !== undefined && { errorMessage: error.errorMessage }) });
+    this.revoked.set(account, {
+      name: error.name,
+      message: error.message,
+      ...(error.code !== undefined && { code: error.code }),
+      ...(error.errorMessage !== undefined && { errorMessage: error.errorMessage }),
+    });
     this.logger.error({ account, reason: error.errorMessage }, 'account out of rotation: Telegram no longer accepts its session; its tasks fail until it is signed in again');
   }
 
   /** The error a task of an out-of-rotation account fails with; undefined for an account in rotation. */
-  refusal(account: string): RemoteTaskError | undefined {
+  refusal(account: string): Error | undefined {
     const error = this.revoked.get(account);
-    return error === undefined ? undefined : new RemoteTaskError(error);
+    return error === undefined ? undefined : reviveError(error);
   }
 
   /** The accounts out of rotation, with Telegram's reason. */

@@ -52,9 +52,7 @@ export class SingleFlight {
       this.lead(id, owner, life);
       return LEAD;
     }
-    return this.wait(lease, life).then((failure) =>
-      failure === undefined ? this.lookup(cache, key, owner, read, life) : { hit: false, leader: false, error: failure },
-    );
+    return this.wait(lease, life).then((failure) => (failure === undefined ? this.lookup(cache, key, owner, read, life) : { hit: false, leader: false, error: failure }));
   }
 
   /** Ends the lead on a key; the waiters read the cache again, or fail with `failure` when the leader got nothing. */

@@ -11,7 +11,7 @@ import type { Entity, EntityLike } from 'telegram/define.js';
 import type { TotalList } from 'telegram/Helpers.js';
 import type { AccountCache } from '../channel/channel-client.js';
 import type { CacheWrite, TelegramSettings } from '../channel/protocol.js';
-import { RemoteTaskError, serializeError, type SerializedError } from '../channel/remote-error.js';
+import { reviveError, serializeError, type SerializedError } from '../channel/remote-error.js';
 import {
   entitiesIn,
   entityOf,
@@ -57,14 +57,7 @@ interface PeerUse {
 type LookedUp = PeerUse & ({ fetched: Entity; record?: EntityRecord } | { fetched?: undefined; record: EntityRecord });
 
 /** Requests that change nothing on Telegram, so repeating one after a fresh resolve is harmless. */
-const READ_ONLY_REQUESTS = new Set([
-  'messages.GetHistory',
-  'channels.GetMessages',
-  'channels.GetChannels',
-  'channels.GetFullChannel',
-  'users.GetUsers',
-  'users.GetFullUser',
-]);
+const READ_ONLY_REQUESTS = new Set(['messages.GetHistory', 'channels.GetMessages', 'channels.GetChannels', 'channels.GetFullChannel', 'users.GetUsers', 'users.GetFullUser']);
 
 /** TTL 0 means no expiry, so it is the longest, not the shortest. */
 function shorterTtl(a: number, b: number): number {
@@ -152,7 +145,7 @@ export class CachedTelegramClient implements TaskClient {
   private async lookup(query: UsernameQuery | PeerIdQuery, entity: EntityLike): Promise<LookedUp> {
     const found = await this.cache.lookup(query.key, query.kind === 'username');
     if (found.hit) return this.cached(query, found.value);
-    if (!found.leader) throw new RemoteTaskError(found.error);
+    if (!found.leader) throw reviveError(found.error);
     let entries: CacheWrite[] = [];
     let failure: SerializedError | undefined;
     try {

@@ -71,5 +71,8 @@ export function queryOf(entity: EntityLike): PeerQuery {
   if (typeof entity !== 'object' || !('SUBCLASS_OF_ID' in entity)) return peerIdQuery(utils.getPeerId(helpers.returnBigInt(entity)));
   const markedId = attempt(() => utils.getPeerId(entity));
   if (markedId === undefined) return PASSTHROUGH;
-  return peerIdQuery(markedId, attempt(() => utils.getInputPeer(entity)));
+  return peerIdQuery(
+    markedId,
+    attempt(() => utils.getInputPeer(entity)),
+  );
 }

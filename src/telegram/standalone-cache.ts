@@ -33,9 +33,7 @@ const STANDALONE_ACCOUNT = 'standalone';
 
 /** The worker's view of a cache is asynchronous; an in-process one only has to look the same. */
 function asAccountCache(api: AccountCacheApi): AccountCache {
-  return Object.fromEntries(
-    ACCOUNT_CACHE_METHODS.map((method) => [method, async (...args: unknown[]) => (api[method] as (...values: unknown[]) => unknown)(...args)]),
-  ) as AccountCache;
+  return Object.fromEntries(ACCOUNT_CACHE_METHODS.map((method) => [method, async (...args: unknown[]) => (api[method] as (...values: unknown[]) => unknown)(...args)])) as AccountCache;
 }
 
 export function initStandaloneCache(client: TelegramClient, options: StandaloneCacheOptions = {}): StandaloneCache {

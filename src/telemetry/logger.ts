@@ -23,16 +23,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * a whole config or account list may be logged by mistake. (`code` is not among them: it is how
  * Telegram and Node name their errors.)
  */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set([
-  'session',
-  'sessionString',
-  'session_string',
-  'apiHash',
-  'api_hash',
-  'phoneCode',
-  'phone_code',
-  'password',
-]);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['session', 'sessionString', 'session_string', 'apiHash', 'api_hash', 'phoneCode', 'phone_code', 'password']);
 const CENSOR = '[redacted]';
 /** Deeper than this, a value is replaced whole: a log line is no place for such a structure. */
 const MAX_DEPTH = 8;
@@ -82,8 +73,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       formatters: { log: redactSecrets },
     },
-    options.destination ??
-      (options.pretty ? prettyStream() : pino.destination({ fd: 2, sync: false })),
+    options.destination ?? (options.pretty ? prettyStream() : pino.destination({ fd: 2, sync: false })),
   );
   return censorChildBindings(logger);
 }

@@ -12,6 +12,8 @@ export interface FleetMetricsSource {
   readonly registry: Pick<TelegramCacheRegistry, 'scope' | 'currentProcessCache'>;
   readonly queuedTasks: number;
   readonly runningTasks: number;
+  /** Accounts moved to a worker of their own after crashing workers (FleetRuntime has them). */
+  readonly quarantinedAccounts?: readonly string[];
 }
 
 export interface FleetMetricsOptions {
@@ -88,6 +90,14 @@ export class FleetMetrics {
       },
     });
     new Gauge({
+      name: 'tgfleet_quarantined_accounts',
+      help: 'Accounts on a worker of their own because their tasks crashed workers again and again (runtime.quarantine_crashes)',
+      registers,
+      collect() {
+        this.set(source.quarantinedAccounts?.length ?? 0);
+      },
+    });
+    new Gauge({
       name: 'tgfleet_tasks_running',
       help: 'Tasks running on workers',
       registers,
@@ -107,10 +117,12 @@ export class FleetMetrics {
       misses.inc({ scope: stats.scope }, stats.misses);
     };
     const onEviction = (event: EvictionEvent): void => evictions.inc({ reason: event.reason });
-    const finished = (outcome: 'ok' | 'error' | 'retried') => (event: TaskEndEvent): void => {
-      tasks.inc({ outcome });
-      duration.observe({ outcome }, event.durationMs / 1000);
-    };
+    const finished =
+      (outcome: 'ok' | 'error' | 'retried') =>
+      (event: TaskEndEvent): void => {
+        tasks.inc({ outcome });
+        duration.observe({ outcome }, event.durationMs / 1000);
+      };
     const onEnd = finished('ok');
     const onError = finished('error');
     const onRetry = finished('retried');

@@ -2,6 +2,7 @@ import type { ChannelClient } from '../channel/channel-client.js';
 import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
 import type { WorkerLink } from '../channel/worker-link.js';
+import { importTaskModule } from '../runtime/module-paths.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
 import { clientForTask } from './telegram-clients.js';
@@ -28,7 +29,7 @@ const taskFunctions = new Map<string, TaskFunction>();
 async function loadTask(moduleUrl: string): Promise<TaskFunction> {
   const known = taskFunctions.get(moduleUrl);
   if (known !== undefined) return known;
-  const module = (await import(moduleUrl)) as { default?: unknown };
+  const module = await importTaskModule(moduleUrl);
   if (typeof module.default !== 'function') {
     throw new TypeError(`task module ${moduleUrl} must have an async function as its default export`);
   }
@@ -38,16 +39,15 @@ async function loadTask(moduleUrl: string): Promise<TaskFunction> {
 
 /**
  * Runs one task in a worker thread. The outcome is plain data (a thrown error is serialized with
- * its Telegram fields) and travels on the worker's link after every call the task made was
- * answered, so every write the task made is acknowledged by then. A result that cannot cross
- * threads fails there, as the task's own error, and never reaches Piscina (which would take the
- * worker down with every other task on it).
+ * its Telegram fields) and leaves after every call the task made was answered, so every write
+ * the task made is acknowledged by then: in Piscina's reply when it is plain data, else on the
+ * worker's link, where a result that cannot cross threads fails as the task's own error and never
+ * reaches Piscina (which would take the worker down with every other task on it).
  */
 export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<WorkerReply> {
   const channel = link.open(payload.binding);
   const outcome = await runInTask({ binding: payload.binding, channel }, () => outcomeOf(payload, channel));
-  await channel.finish(outcome);
-  return 'ended';
+  return channel.finish(outcome);
 }
 
 async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<TaskOutcome> {

@@ -1,6 +1,6 @@
 import type { TelegramClient } from 'telegram';
 import type { AccountCache } from '../channel/channel-client.js';
-import type { AccountCredentials, TaskPayload } from '../channel/protocol.js';
+import type { TaskPayload } from '../channel/protocol.js';
 import { CachedTelegramClient, type TaskClient } from '../telegram/cached-client.js';
 import { connectLiveClient } from '../telegram/live/live-client.js';
 import { createSimulatedClient } from '../telegram/simulated/simulated-sender.js';

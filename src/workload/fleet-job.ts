@@ -1,5 +1,5 @@
 import type { FleetRuntime } from '../runtime/fleet-runtime.js';
-import type { CacheStatsEvent, FloodCooldownEvent } from '../runtime/reporter.js';
+import type { CacheStatsEvent, FloodCooldownEvent, TaskStartEvent } from '../runtime/reporter.js';
 import type { WorkloadTask } from './workload.js';
 
 export interface JobProgress {
@@ -20,11 +20,31 @@ export interface TaskRecord {
   lookups: number;
 }
 
+/** Tasks that failed the same way: the same class, message and Telegram fields. */
+export interface FailureGroup {
+  name: string;
+  /** The message, with the task's id and account written as <task> and <account>, so that tasks failing alike group. */
+  message: string;
+  code?: number | string;
+  errorMessage?: string;
+  seconds?: number;
+  /** Whether the task failed only because another task crashed its worker. */
+  collateral?: boolean;
+  count: number;
+}
+
 export interface JobResult {
   tasks: number;
+  /** Tasks that ran and succeeded. */
+  done: number;
+  /** Tasks that ran and failed. */
   failed: number;
+  /** Tasks that never started: the run was stopped (a signal) while they were queued. */
+  notRun: number;
   /** Failures by error name. */
   errors: Record<string, number>;
+  /** Each distinct failure with its count, the most frequent first. */
+  failures: FailureGroup[];
   hits: number;
   lookups: number;
   hitRate: number;
@@ -39,6 +59,7 @@ export interface JobResult {
   floodSeconds: number;
   foreignHashRejections: number | null;
   wallMs: number;
+  /** Tasks that ran (done or failed) per second of wall time. */
   tasksPerSecond: number;
   /** Telegram time the run covered: wall time divided by the simulator's time scale. */
   telegramSeconds: number;
@@ -54,6 +75,34 @@ export interface JobOptions {
 
 interface TaskResultShape {
   lookups?: unknown;
+}
+
+interface ErrorShape {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  errorMessage?: unknown;
+  seconds?: unknown;
+  collateral?: unknown;
+}
+
+/** Replaces every occurrence of `literal` in `text`. */
+function replaceAll(text: string, literal: string, placeholder: string): string {
+  return text.split(literal).join(placeholder);
+}
+
+function failureOf(error: unknown, taskId: string, account: string): Omit<FailureGroup, 'count'> {
+  const shape = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ErrorShape;
+  const name = typeof shape.name === 'string' && shape.name !== '' ? shape.name : 'Error';
+  const message = replaceAll(replaceAll(typeof shape.message === 'string' ? shape.message : '', taskId, '<task>'), account, '<account>');
+  return {
+    name,
+    message,
+    ...((typeof shape.code === 'number' || typeof shape.code === 'string') && { code: shape.code }),
+    ...(typeof shape.errorMessage === 'string' && { errorMessage: shape.errorMessage }),
+    ...(typeof shape.seconds === 'number' && { seconds: shape.seconds }),
+    ...(shape.collateral === true && { collateral: true }),
+  };
 }
 
 /**
@@ -81,28 +130,42 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   runtime.reporter.on('cache:stats', onStats);
   runtime.reporter.on('flood:cooldown', onFlood);
   runtime.reporter.on('task:retry', onRetry);
+  const started = new Set<string>();
+  const onStart = (event: TaskStartEvent): void => void started.add(event.taskId);
+  runtime.reporter.on('task:start', onStart);
+  const failures = new Map<string, FailureGroup>();
+  let notRun = 0;
   const records: TaskRecord[] = [];
   const errors: Record<string, number> = {};
   const progress: JobProgress = { done: 0, failed: 0, total: workload.length, hits: 0, lookups: 0 };
-  const started = performance.now();
+  const startedAt = performance.now();
   try {
     await Promise.all(
       workload.map(async (item) => {
+        const taskId = `w${item.index}`;
         let ok = true;
         let reportedLookups: number | undefined;
         try {
           const result = (await runtime.run({
             account: item.account,
             task: options.task,
-            taskId: `w${item.index}`,
+            taskId,
             args: { peers: item.peers },
             ...(options.signal && { signal: options.signal }),
           })) as TaskResultShape | null;
           if (typeof result?.lookups === 'number') reportedLookups = result.lookups;
         } catch (error) {
           ok = false;
-          const name = (error as Error).name || 'Error';
-          errors[name] = (errors[name] ?? 0) + 1;
+          if (!started.has(taskId)) {
+            notRun++;
+            return;
+          }
+          const failure = failureOf(error, taskId, item.account);
+          errors[failure.name] = (errors[failure.name] ?? 0) + 1;
+          const key = JSON.stringify(failure);
+          const group = failures.get(key);
+          if (group === undefined) failures.set(key, { ...failure, count: 1 });
+          else group.count++;
         }
         const stats = statsByTask.get(`w${item.index}`);
         const hits = stats?.hits ?? 0;
@@ -120,8 +183,10 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
     runtime.reporter.off('cache:stats', onStats);
     runtime.reporter.off('flood:cooldown', onFlood);
     runtime.reporter.off('task:retry', onRetry);
+    runtime.reporter.off('task:start', onStart);
   }
-  const wallMs = performance.now() - started;
+  const wallMs = performance.now() - startedAt;
+  const ran = workload.length - notRun;
 
   const calls: Record<string, number> = {};
   for (const methods of Object.values(simulator?.calls() ?? {})) {
@@ -136,8 +201,11 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   const totalCalls = simulator === undefined ? null : Object.values(calls).reduce((sum, count) => sum + count, 0);
   return {
     tasks: workload.length,
+    done: ran - progress.failed,
     failed: progress.failed,
+    notRun,
     errors,
+    failures: [...failures.values()].sort((a, b) => b.count - a.count),
     hits: progress.hits,
     lookups: progress.lookups,
     hitRate: progress.lookups === 0 ? 0 : progress.hits / progress.lookups,
@@ -149,7 +217,7 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
     floodSeconds,
     foreignHashRejections: simulator?.foreignHashRejections() ?? null,
     wallMs,
-    tasksPerSecond: workload.length / (wallMs / 1000),
+    tasksPerSecond: ran / (wallMs / 1000),
     telegramSeconds: wallMs / 1000 / runtime.timeScale,
     records,
   };

@@ -28,9 +28,7 @@ export function simulatedUniverse(world: World, config: WorkloadConfig, accounts
   }
   const publicPeers = shuffled(publicPool.slice(0, config.publicPeers), config.seed);
   const privatePool = publicPool.slice(publicPool.length - privateNeeded);
-  const privatePeers = new Map(
-    accounts.map((account, index) => [account, privatePool.slice(index * config.privatePeersPerAccount, (index + 1) * config.privatePeersPerAccount)]),
-  );
+  const privatePeers = new Map(accounts.map((account, index) => [account, privatePool.slice(index * config.privatePeersPerAccount, (index + 1) * config.privatePeersPerAccount)]));
   return { publicPeers, privatePeers };
 }
 

@@ -39,9 +39,7 @@ export interface LoopbackSetup {
   close(): Promise<void>;
 }
 
-export async function startLoopback(
-  options: { world?: Partial<WorldOptions>; simulator?: SimulatedTelegramOptions; dc?: LoopbackDcOptions } = {},
-): Promise<LoopbackSetup> {
+export async function startLoopback(options: { world?: Partial<WorldOptions>; simulator?: SimulatedTelegramOptions; dc?: LoopbackDcOptions } = {}): Promise<LoopbackSetup> {
   const world = createWorld({ seed: 42, ...options.world });
   const simulator = new SimulatedTelegram(world, { latencyMs: 0, ...options.simulator });
   const dc = await new LoopbackDc(simulator, options.dc).start();

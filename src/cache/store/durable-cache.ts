@@ -261,7 +261,8 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
       this.counts.failedReads++;
       this.readFailures++;
       this.readRetryAt = Date.now() + Math.min(MAX_READ_RETRY_MS, READ_RETRY_MS * 2 ** (this.readFailures - 1));
-      if (this.readFailures === 1) this.storeLogger?.warn({ driver: store?.driver, error: (error as Error).message }, 'the cache store failed a read: lookups go on from memory and reads are tried again with growing waits');
+      if (this.readFailures === 1)
+        this.storeLogger?.warn({ driver: store?.driver, error: (error as Error).message }, 'the cache store failed a read: lookups go on from memory and reads are tried again with growing waits');
     } finally {
       batch.resolve();
     }

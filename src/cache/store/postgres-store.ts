@@ -56,12 +56,20 @@ export class PostgresStore implements CacheStore {
   }
 
   async getMany(account: string, keys: readonly string[], now: number): Promise<StoredEntry[]> {
-    const { rows } = await this.query<Row>(`SELECT key, data, expires_at, used_at FROM ${this.table} WHERE account = $1 AND key = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > $3)`, [account, keys, now]);
+    const { rows } = await this.query<Row>(`SELECT key, data, expires_at, used_at FROM ${this.table} WHERE account = $1 AND key = ANY($2::text[]) AND (expires_at IS NULL OR expires_at > $3)`, [
+      account,
+      keys,
+      now,
+    ]);
     return rows.map(entryOf);
   }
 
   async recent(account: string, limit: number, now: number): Promise<StoredEntry[]> {
-    const { rows } = await this.query<Row>(`SELECT key, data, expires_at, used_at FROM ${this.table} WHERE account = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY used_at DESC LIMIT $3`, [account, now, limit]);
+    const { rows } = await this.query<Row>(`SELECT key, data, expires_at, used_at FROM ${this.table} WHERE account = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY used_at DESC LIMIT $3`, [
+      account,
+      now,
+      limit,
+    ]);
     return rows.map(entryOf);
   }
 

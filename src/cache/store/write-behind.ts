@@ -231,7 +231,10 @@ export class WriteBehind {
       this.failures++;
       this.counts.failedFlushes++;
       if (this.failures === 1) {
-        this.options.logger?.warn({ driver: store.driver, error: (error as Error).message, queued: this.writes.size }, 'the cache store refused a batch of writes: they are kept and tried again with growing waits');
+        this.options.logger?.warn(
+          { driver: store.driver, error: (error as Error).message, queued: this.writes.size },
+          'the cache store refused a batch of writes: they are kept and tried again with growing waits',
+        );
       }
       this.schedule(this.nextDelay());
     }

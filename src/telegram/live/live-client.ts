@@ -87,7 +87,11 @@ export async function connectLiveClient(account: LiveAccount, options: LiveClien
   };
   let connected: boolean;
   try {
-    connected = await withinTimeout(Promise.race([client.connect(), rejected]), options.callTimeoutMs, () => new TelegramUnreachableError(account.phone, address, `no connection within ${options.callTimeoutMs / 1000} s (telegram.call_timeout)`));
+    connected = await withinTimeout(
+      Promise.race([client.connect(), rejected]),
+      options.callTimeoutMs,
+      () => new TelegramUnreachableError(account.phone, address, `no connection within ${options.callTimeoutMs / 1000} s (telegram.call_timeout)`),
+    );
   } catch (error) {
     // Connecting already invokes (initConnection): a refused session is told apart here too.
     return giveUp(sessionFailure(account.phone, error) ?? (error as Error));

@@ -33,7 +33,9 @@ export class AuthKeyDuplicatedError extends Error {
   readonly errorMessage = 'AUTH_KEY_DUPLICATED';
 
   constructor(readonly account: string) {
-    super(`account ${account}: Telegram saw its auth key on two connections at once (AUTH_KEY_DUPLICATED): another process or host is running this account at the same time; this connection is given up`);
+    super(
+      `account ${account}: Telegram saw its auth key on two connections at once (AUTH_KEY_DUPLICATED): another process or host is running this account at the same time; this connection is given up`,
+    );
   }
 }
 

@@ -156,7 +156,7 @@ export class ServerFraming {
         if (data.length < 4) return undefined;
         const payload = this.take(data.readUInt32LE(0), 4);
         // Padding is 0-15 random bytes after the message; an encrypted message is 24 + 16k bytes.
-        return payload === undefined ? undefined : payload.subarray(0, payload.length - ((payload.length - 24) % 16 + 16) % 16);
+        return payload === undefined ? undefined : payload.subarray(0, payload.length - ((((payload.length - 24) % 16) + 16) % 16));
       }
       case 'full': {
         if (data.length < 12) return undefined;

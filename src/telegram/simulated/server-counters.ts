@@ -37,9 +37,7 @@ export class ServerCounters {
   }
 
   calls(): CallCounts {
-    return Object.fromEntries(
-      [...this.callsByAccount].map(([account, methods]) => [account, Object.fromEntries(methods)]),
-    );
+    return Object.fromEntries([...this.callsByAccount].map(([account, methods]) => [account, Object.fromEntries(methods)]));
   }
 
   totalCalls(method?: string): number {

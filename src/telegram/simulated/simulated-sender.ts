@@ -96,10 +96,7 @@ export type SimulatedClientOptions = Partial<TelegramClientParams>;
  * A connected GramJS client over `transport`. Defaults suit a fleet: flood waits reach the caller
  * instead of being slept inside the client, and GramJS logs nothing.
  */
-export async function createSimulatedClient(
-  transport: TelegramTransport,
-  options: SimulatedClientOptions = {},
-): Promise<TelegramClient> {
+export async function createSimulatedClient(transport: TelegramTransport, options: SimulatedClientOptions = {}): Promise<TelegramClient> {
   const client = new TelegramClient(new StringSession(''), 1, 'simulated', {
     floodSleepThreshold: 0,
     baseLogger: new Logger(LogLevel.NONE),

@@ -11,13 +11,7 @@ import { AccountView } from './account-view.js';
 import { FloodLimiter, type FloodLimiterOptions } from './flood-limiter.js';
 import { ServerCounters, type CallCounts, type FloodWaitTally } from './server-counters.js';
 import { createSimulatedClock, type SimulatedClock, type SimulatedClockOptions } from './simulated-clock.js';
-import {
-  inProcessTransport,
-  servePort,
-  type RequestHandler,
-  type TelegramTransport,
-  type TransportReply,
-} from './transport.js';
+import { inProcessTransport, servePort, type RequestHandler, type TelegramTransport, type TransportReply } from './transport.js';
 import { isValidUsername, type World, type WorldChannel, type WorldPost } from './world.js';
 
 export interface SimulatedTelegramOptions extends SimulatedClockOptions {
@@ -88,12 +82,8 @@ function hashOf(value: Api.long): bigint {
 function page(messages: readonly WorldPost[], request: Api.messages.GetHistory): WorldPost[] {
   const { offsetId = 0, offsetDate = 0, addOffset = 0, maxId = 0, minId = 0 } = request;
   const limit = Math.min(Math.max(request.limit ?? 0, 0) || MAX_HISTORY_LIMIT, MAX_HISTORY_LIMIT);
-  const newestFirst = messages
-    .filter((message) => (maxId <= 0 || message.id < maxId) && message.id > minId)
-    .reverse();
-  const offsetIndex = newestFirst.findIndex(
-    (message) => (offsetId <= 0 || message.id < offsetId) && (offsetDate <= 0 || message.date < offsetDate),
-  );
+  const newestFirst = messages.filter((message) => (maxId <= 0 || message.id < maxId) && message.id > minId).reverse();
+  const offsetIndex = newestFirst.findIndex((message) => (offsetId <= 0 || message.id < offsetId) && (offsetDate <= 0 || message.date < offsetDate));
   const start = Math.max(0, (offsetIndex === -1 ? newestFirst.length : offsetIndex) + addOffset);
   return newestFirst.slice(start, start + limit);
 }
@@ -195,9 +185,7 @@ export class SimulatedTelegram {
     try {
       const request = decodeRequest(requestBytes);
       this.counters.recordCall(account, request.className);
-      const view = new AccountView(this.world, account, this.clock.now(), (channelId) =>
-        this.joined.has(this.memberKey(account, channelId)),
-      );
+      const view = new AccountView(this.world, account, this.clock.now(), (channelId) => this.joined.has(this.memberKey(account, channelId)));
       return { ok: true, result: encodeResult(this.dispatch(view, request)) };
     } catch (error) {
       if (!(error instanceof RpcFailure)) throw error;
@@ -335,10 +323,7 @@ export class SimulatedTelegram {
 
   private sendReaction(view: AccountView, request: Api.messages.SendReaction): TlObject {
     const target = this.peerOf(view, request.peer);
-    const messages =
-      target.kind === 'user'
-        ? (this.privateChats.get(this.memberKey(view.phone, target.id)) ?? [])
-        : this.channelMessages(this.requireReadable(view, target.channel));
+    const messages = target.kind === 'user' ? (this.privateChats.get(this.memberKey(view.phone, target.id)) ?? []) : this.channelMessages(this.requireReadable(view, target.channel));
     const msgId = Number(request.msgId);
     if (!messages.some((message) => message.id === msgId)) throw new RpcFailure(400, 'MESSAGE_ID_INVALID');
     const chats = target.kind === 'channel' ? [view.channel(target.channel)] : [];
@@ -418,10 +403,7 @@ export class SimulatedTelegram {
     return this.requireReadable(view, this.channelOf(view, input));
   }
 
-  private peerOf(
-    view: AccountView,
-    input: unknown,
-  ): { kind: 'user'; id: number; user: Api.User } | { kind: 'channel'; channel: WorldChannel } {
+  private peerOf(view: AccountView, input: unknown): { kind: 'user'; id: number; user: Api.User } | { kind: 'channel'; channel: WorldChannel } {
     if (input instanceof Api.InputPeerChannel) return { kind: 'channel', channel: this.channelOf(view, input) };
     if (input instanceof Api.InputPeerSelf) {
       return { kind: 'user', id: view.account.self.id, user: view.self() };

@@ -45,10 +45,7 @@ interface PortResponse {
 /** Calls awaiting a reply, so that closing a connection fails them instead of leaving them hanging. */
 class PendingCalls {
   private nextId = 1;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (reply: TransportReply) => void; reject: (error: unknown) => void }
-  >();
+  private readonly waiting = new Map<number, { resolve: (reply: TransportReply) => void; reject: (error: unknown) => void }>();
 
   get size(): number {
     return this.waiting.size;
@@ -113,23 +110,12 @@ function ownedCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 function isPortRequest(value: unknown): value is PortRequest {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as PortRequest).id === 'number' &&
-    (value as PortRequest).request instanceof Uint8Array
-  );
+  return typeof value === 'object' && value !== null && typeof (value as PortRequest).id === 'number' && (value as PortRequest).request instanceof Uint8Array;
 }
 
 function isPortResponse(value: unknown): value is PortResponse {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as PortResponse).id === 'number' &&
-    typeof (value as PortResponse).reply === 'object'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as PortResponse).id === 'number' && typeof (value as PortResponse).reply === 'object';
 }
-
 
 /**
  * Serves one end of a MessageChannel with `handler`. The port is unref'd: the server side never

@@ -76,14 +76,56 @@ export interface WorldAccount {
 }
 
 const ADJECTIVES = [
-  'amber', 'brisk', 'calm', 'dusky', 'eager', 'fabled', 'gentle', 'hollow', 'ivory', 'jolly',
-  'keen', 'lunar', 'mellow', 'nimble', 'olive', 'proud', 'quiet', 'rustic', 'silver', 'tidal',
-  'urban', 'vivid', 'wild', 'young',
+  'amber',
+  'brisk',
+  'calm',
+  'dusky',
+  'eager',
+  'fabled',
+  'gentle',
+  'hollow',
+  'ivory',
+  'jolly',
+  'keen',
+  'lunar',
+  'mellow',
+  'nimble',
+  'olive',
+  'proud',
+  'quiet',
+  'rustic',
+  'silver',
+  'tidal',
+  'urban',
+  'vivid',
+  'wild',
+  'young',
 ] as const;
 const NOUNS = [
-  'falcon', 'harbor', 'meadow', 'comet', 'willow', 'canyon', 'ember', 'glacier', 'lantern', 'otter',
-  'pepper', 'quartz', 'raven', 'summit', 'tundra', 'violet', 'walrus', 'yarrow', 'zephyr', 'badger',
-  'cedar', 'delta', 'fjord', 'heron',
+  'falcon',
+  'harbor',
+  'meadow',
+  'comet',
+  'willow',
+  'canyon',
+  'ember',
+  'glacier',
+  'lantern',
+  'otter',
+  'pepper',
+  'quartz',
+  'raven',
+  'summit',
+  'tundra',
+  'violet',
+  'walrus',
+  'yarrow',
+  'zephyr',
+  'badger',
+  'cedar',
+  'delta',
+  'fjord',
+  'heron',
 ] as const;
 const CHANNEL_SUFFIXES = ['news', 'feed', 'digest', 'daily'] as const;
 const GROUP_SUFFIXES = ['chat', 'club', 'talk', 'lounge'] as const;
@@ -151,9 +193,7 @@ export class World {
 
     const random = seededRandom(options.seed);
     const changeFraction = options.usernameChangeFraction ?? 0.1;
-    this.users = Array.from({ length: options.users ?? 60 }, (_, index) =>
-      this.makeUser(random, index, changeFraction),
-    );
+    this.users = Array.from({ length: options.users ?? 60 }, (_, index) => this.makeUser(random, index, changeFraction));
     const userIds = this.users.map((user) => user.id);
     const megagroupFraction = options.megagroupFraction ?? 0.3;
     const postsPerChannel = options.postsPerChannel ?? 5;
@@ -185,11 +225,7 @@ export class World {
     };
   }
 
-  private makeChannel(
-    random: Random,
-    index: number,
-    shape: { changeFraction: number; megagroup: boolean; postsPerChannel: number; userIds: readonly number[] },
-  ): WorldChannel {
+  private makeChannel(random: Random, index: number, shape: { changeFraction: number; megagroup: boolean; postsPerChannel: number; userIds: readonly number[] }): WorldChannel {
     const adjective = pick(random, ADJECTIVES);
     const noun = pick(random, NOUNS);
     const suffix = pick(random, shape.megagroup ? GROUP_SUFFIXES : CHANNEL_SUFFIXES);

@@ -9,14 +9,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringBytes } from '../cache/heap-size.js';
-import { CachePolicy, ENTRY_OVERHEAD_BYTES, TelegramCache } from '../cache/telegram-cache.js';
-import type { WorkloadConfig } from '../config/config.js';
-import { seededRandom, type Random } from '../telegram/simulated/seeded-random.js';
-import { drawTaskPeers, peerDrawer, zipfSampler, type PeerUniverse } from '../workload/workload.js';
-import { formatTable } from '../format/table.js';
-import { beladyHits, firstLookupHits, type TraceLookup } from './cache-bounds.js';
-import { lineChartSvg, type ChartSeries } from './line-chart.js';
+import { stringBytes } from '../src/cache/heap-size.js';
+import { CachePolicy, ENTRY_OVERHEAD_BYTES, TelegramCache } from '../src/cache/telegram-cache.js';
+import type { WorkloadConfig } from '../src/config/config.js';
+import { seededRandom, type Random } from '../src/telegram/simulated/seeded-random.js';
+import { drawTaskPeers, peerDrawer, zipfSampler, type PeerUniverse } from '../src/workload/workload.js';
+import { formatTable } from '../src/format/table.js';
+import { beladyHits, firstLookupHits, type TraceLookup } from '../src/benchmark/cache-bounds.js';
+import { lineChartSvg, type ChartSeries } from '../src/benchmark/line-chart.js';
 
 /** How the fleet's accounts take turns: all alike in turn, a few much busier than the rest, or each running a burst of tasks at once. */
 export const ACTIVITIES = ['round-robin', 'zipf-accounts', 'bursts'] as const;
@@ -195,7 +195,10 @@ export function renderGridMarkdown(cells: readonly GridCell[]): string {
     c.pointsOverLru.toFixed(2),
     cellVerdict(c),
   ]);
-  return formatTable(['accounts', 'activity', 'budget', 'bytes', 'tinylfu', 'lru', 'Belady', 'unbounded', 'gap closed', 'points over LRU', 'bounds'], rows, { markdown: true, alignRight: [0, 3, 4, 5, 6, 7, 8, 9] });
+  return formatTable(['accounts', 'activity', 'budget', 'bytes', 'tinylfu', 'lru', 'Belady', 'unbounded', 'gap closed', 'points over LRU', 'bounds'], rows, {
+    markdown: true,
+    alignRight: [0, 3, 4, 5, 6, 7, 8, 9],
+  });
 }
 
 /** Hit rate against budget for each policy and bound, averaged over every fleet size and activity pattern of the grid. */

@@ -9,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
-import { CachePolicy } from '../cache/telegram-cache.js';
-import { formatTable } from '../format/table.js';
-import { beladyHits, type TraceLookup } from './cache-bounds.js';
+import { CachePolicy } from '../src/cache/telegram-cache.js';
+import { formatTable } from '../src/format/table.js';
+import { beladyHits, type TraceLookup } from '../src/benchmark/cache-bounds.js';
 import { ENTRY_BYTES, replayHits } from './policy-grid.js';
 
 export interface TraceSpec {
@@ -104,7 +104,13 @@ export function runPublicTraces(dir: string, specs: readonly TraceSpec[] = TRACE
   const mix = interleaved(loaded.map(({ keys }) => keys));
   const mixName = `mix of ${specs.map((s) => s.name).join(' + ')}`;
   for (let i = 0; i < Math.max(...specs.map((s) => s.sizes.length)); i++) {
-    rows.push(replayTrace(mixName, mix, specs.reduce((sum, s) => sum + (s.sizes[i] ?? 0), 0)));
+    rows.push(
+      replayTrace(
+        mixName,
+        mix,
+        specs.reduce((sum, s) => sum + (s.sizes[i] ?? 0), 0),
+      ),
+    );
   }
   return rows;
 }
