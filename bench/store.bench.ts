@@ -169,7 +169,8 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
     log('restart storm…');
     const storm: [string, { first: RunFigures; second: RunFigures }][] = [];
     for (const selfLimit of [true, false]) {
-      for (const store of [false, true]) storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
+      for (const store of [false, true])
+        storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
     }
     log('tasks per second…');
     const loadBefore = loadavg()[0] ?? NaN;
@@ -202,10 +203,15 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
       }
     }
 
-    const throughputRows = ([['as the machine is', idle], [`${loadThreads} spinning threads beside`, loaded]] as const).flatMap(([load, figures]) => [
+    const throughputRows = (
+      [
+        ['as the machine is', idle],
+        [`${loadThreads} spinning threads beside`, loaded],
+      ] as const
+    ).flatMap(([load, figures]) => [
       [load, 'no store', show(spread(figures.without.map((f) => f.tasksPerSecond))), show(spread(figures.without.map((f) => f.cpuMsPerTask)), 2)],
       ['', 'SQLite store', show(spread(figures.with.map((f) => f.tasksPerSecond))), show(spread(figures.with.map((f) => f.cpuMsPerTask)), 2)],
-      ['', 'ratio, pair by pair', show(spread(figures.ratios.map((ratio) => ratio * 100))).replace(/ \/ /g, '% / ') + '%', ''],
+      ['', 'ratio, pair by pair', `${show(spread(figures.ratios.map((ratio) => ratio * 100))).replace(/ \/ /g, '% / ')}%`, ''],
     ]);
     return [
       '## Durable cache store',
@@ -253,7 +259,14 @@ function publish(section: string): void {
   const file = join(root, 'bench', 'RESULTS.md');
   const results = readFileSync(file, 'utf8');
   const start = results.indexOf('## Durable cache store');
-  const kept = start < 0 ? results : results.slice(0, start) + (results.slice(start).match(/\n## (?!Durable cache store)[\s\S]*$/)?.[0].slice(1) ?? '');
+  const kept =
+    start < 0
+      ? results
+      : results.slice(0, start) +
+        (results
+          .slice(start)
+          .match(/\n## (?!Durable cache store)[\s\S]*$/)?.[0]
+          .slice(1) ?? '');
   writeFileSync(file, `${kept.trimEnd()}\n\n${section}`);
 }
 
