@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { CacheStore, StoreWrite } from '../src/cache/store/cache-store.js';
 import { encodeValue } from '../src/cache/store/entry-codec.js';
 import { PostgresStore } from '../src/cache/store/postgres-store.js';
@@ -49,6 +50,8 @@ interface RunFigures {
   floodWaits: number;
   tasksPerSecond: number;
   hitRate: number;
+  /** CPU time of the whole process (every thread) per task, in ms: what the store costs whatever the machine's load. */
+  cpuMsPerTask: number;
 }
 
 /** One run of a runtime started afresh: the workload's first `rounds` rounds. */
@@ -56,9 +59,17 @@ async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
   const runtime = await FleetRuntime.start({ config: { ...config, workload: { ...config.workload, tasksPerAccount: rounds } } });
   try {
     const workload = generateWorkload({ ...config.workload, tasksPerAccount: rounds }, runtime.accounts, simulatedUniverse(runtime.world!, config.workload, runtime.accounts));
+    const cpu = process.cpuUsage();
     const result = await runWorkload(runtime, workload, { task: config.workload.task });
+    const used = process.cpuUsage(cpu);
     if (result.failed > 0) throw new Error(`${result.failed} tasks failed: ${JSON.stringify(result.errors)}`);
-    return { resolves: runtime.simulator!.totalCalls('contacts.ResolveUsername'), floodWaits: result.floodWaits, tasksPerSecond: result.tasksPerSecond, hitRate: result.hitRate };
+    return {
+      resolves: runtime.simulator!.totalCalls('contacts.ResolveUsername'),
+      floodWaits: result.floodWaits,
+      tasksPerSecond: result.tasksPerSecond,
+      hitRate: result.hitRate,
+      cpuMsPerTask: (used.user + used.system) / 1000 / result.tasks,
+    };
   } finally {
     await runtime.shutdown();
   }
@@ -77,30 +88,48 @@ async function restartStorm(folder: string, store: boolean, rounds: number, self
   return { first: full, second };
 }
 
-async function throughput(folder: string, repetitions: number, rounds: number): Promise<{ without: number[]; with: number[] }> {
-  const without: number[] = [];
-  const withStore: number[] = [];
-  for (let rep = 0; rep < repetitions; rep++) {
-    // Interleaved, each on a fresh file: the store's cost (writes behind, misses read through) with no warm start to help it.
-    without.push(
-      (
-        await run(
-          shipped((c) => void (c.cache.store.driver = 'none')),
-          rounds,
-        )
-      ).tasksPerSecond,
-    );
-    const file = join(mkdtempSync(join(folder, 'tps-')), 'tgfleet-cache.sqlite');
-    withStore.push(
-      (
-        await run(
-          shipped((c) => void (c.cache.store.sqlitePath = file)),
-          rounds,
-        )
-      ).tasksPerSecond,
-    );
+interface Throughput {
+  without: RunFigures[];
+  with: RunFigures[];
+  /** Tasks per second with the store over those without it, pair by pair. */
+  ratios: number[];
+}
+
+/**
+ * Pairs of runs, one without the store and one with it on a fresh file (its cost, writes behind
+ * and misses read through, with no warm start to help it). The order alternates from pair to
+ * pair, so a change in the machine's load falls on both variants alike, and each pair's ratio
+ * compares runs made moments apart.
+ */
+async function throughput(folder: string, pairs: number, rounds: number): Promise<Throughput> {
+  const figures: Throughput = { without: [], with: [], ratios: [] };
+  for (let pair = 0; pair < pairs; pair++) {
+    const tps: Record<'with' | 'without', number> = { with: NaN, without: NaN };
+    for (const store of pair % 2 === 0 ? [false, true] : [true, false]) {
+      const file = join(mkdtempSync(join(folder, 'tps-')), 'tgfleet-cache.sqlite');
+      const result = await run(
+        shipped((c) => {
+          c.cache.store.driver = store ? 'sqlite' : 'none';
+          c.cache.store.sqlitePath = file;
+        }),
+        rounds,
+      );
+      figures[store ? 'with' : 'without'].push(result);
+      tps[store ? 'with' : 'without'] = result.tasksPerSecond;
+    }
+    figures.ratios.push(tps.with / tps.without);
   }
-  return { without, with: withStore };
+  return figures;
+}
+
+/** Runs `body` while `threads` threads spin, one per core by default: the same load for both variants, whatever else the machine runs. */
+async function underLoad<T>(threads: number, body: () => Promise<T>): Promise<T> {
+  const spinners = Array.from({ length: threads }, () => new Worker('for (;;) {}', { eval: true }));
+  try {
+    return await body();
+  } finally {
+    await Promise.all(spinners.map((spinner) => spinner.terminate()));
+  }
 }
 
 const KEYS = 64;
@@ -131,7 +160,8 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
   const folder = mkdtempSync(join(tmpdir(), 'tgfleet-store-bench-'));
   const repetitions = 3;
   /** Tasks per second vary most on a shared machine: more runs of each variant. */
-  const throughputRuns = 5;
+  const throughputPairs = options.quick ? 3 : 6;
+  const loadThreads = availableParallelism();
   const shippedRounds = shipped(() => {}).workload.tasksPerAccount;
   const rounds = options.quick ? Math.min(5, shippedRounds) : shippedRounds;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -143,7 +173,11 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
         storm.push([`${store ? 'SQLite store' : 'no store'}, ${selfLimit ? 'shipped resolve cap' : 'no resolve cap of its own'}`, await restartStorm(folder, store, rounds, selfLimit)]);
     }
     log('tasks per second…');
-    const tps = await throughput(folder, throughputRuns, rounds);
+    const loadBefore = loadavg()[0] ?? NaN;
+    const idle = await throughput(folder, throughputPairs, rounds);
+    log(`tasks per second, ${loadThreads} spinning threads beside…`);
+    const loaded = await underLoad(loadThreads, () => throughput(folder, throughputPairs, rounds));
+    const loadAfter = loadavg()[0] ?? NaN;
     log('batched reads…');
     const drivers: [string, () => Promise<CacheStore>][] = [
       ['SQLite (file)', async () => SqliteStore.open(join(folder, 'latency.sqlite'))],
@@ -169,8 +203,16 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
       }
     }
 
-    const withoutTps = spread(tps.without);
-    const withTps = spread(tps.with);
+    const throughputRows = (
+      [
+        ['as the machine is', idle],
+        [`${loadThreads} spinning threads beside`, loaded],
+      ] as const
+    ).flatMap(([load, figures]) => [
+      [load, 'no store', show(spread(figures.without.map((f) => f.tasksPerSecond))), show(spread(figures.without.map((f) => f.cpuMsPerTask)), 2)],
+      ['', 'SQLite store', show(spread(figures.with.map((f) => f.tasksPerSecond))), show(spread(figures.with.map((f) => f.cpuMsPerTask)), 2)],
+      ['', 'ratio, pair by pair', `${show(spread(figures.ratios.map((ratio) => ratio * 100))).replace(/ \/ /g, '% / ')}%`, ''],
+    ]);
     return [
       '## Durable cache store',
       '',
@@ -184,17 +226,9 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
         { markdown: true, alignRight: [1, 2, 3, 4] },
       ),
       '',
-      `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account), min / median / max of ${throughputRuns} interleaved runs, each on a fresh runtime and, with the store, a fresh file (no warm start to help it):`,
+      `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account) without the store and with it on a fresh file (no warm start to help it), in ${throughputPairs} pairs of runs whose order alternates, each run on a fresh runtime; min / median / max. The ratio is the store's tasks per second over the other run of its pair. CPU is that of the whole process, every thread, per task. Then the same with ${loadThreads} threads spinning beside the runs. Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores).`,
       '',
-      formatTable(
-        ['variant', 'tasks/s (min / median / max)'],
-        [
-          ['no store', show(withoutTps)],
-          ['SQLite store', show(withTps)],
-          ['median ratio', `${((withTps.median / withoutTps.median) * 100).toFixed(1)}%`],
-        ],
-        { markdown: true },
-      ),
+      formatTable(['load', 'variant', 'tasks/s', 'CPU ms per task'], throughputRows, { markdown: true }),
       '',
       `**Batched read latency.** One \`getMany\` of ${KEYS} peer records (and of one), in µs per call, min / median / max of ${repetitions} repetitions of ${options.quick ? 50 : 300} calls:`,
       '',

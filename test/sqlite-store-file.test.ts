@@ -15,8 +15,8 @@ function folder(): string {
   return made;
 }
 
-function open(file: string, logger?: ReturnType<typeof memoryLogger>['logger']): SqliteStore {
-  const store = SqliteStore.open(file, logger);
+async function open(file: string, logger?: ReturnType<typeof memoryLogger>['logger']): Promise<SqliteStore> {
+  const store = await SqliteStore.open(file, logger);
   opened.push(store);
   return store;
 }
@@ -32,7 +32,7 @@ afterAll(() => {
 describe('the SQLite store file', () => {
   it('is readable by its owner only, and so are its WAL and shared-memory files', async () => {
     const file = join(folder(), 'cache.sqlite');
-    const store = open(file);
+    const store = await open(file);
     await store.write([{ account: '+1', key: 'p:1', data: Buffer.from('x'), expiresAt: null, usedAt: NOW }]);
     for (const name of [file, `${file}-wal`, `${file}-shm`]) expect((statSync(name).mode & 0o777).toString(8)).toBe('600');
   });
@@ -43,7 +43,7 @@ describe('the SQLite store file', () => {
     const garbage = Buffer.from('this is not a database, and it holds the secret value 12345'.repeat(100));
     writeFileSync(file, garbage);
     const { logger, lines } = memoryLogger();
-    const store = open(file, logger);
+    const store = await open(file, logger);
     expect(await store.accounts(NOW)).toEqual([]);
     const moved = readdirSync(dir).filter((name) => name.startsWith('cache.sqlite.unusable-'));
     expect(moved).toHaveLength(1);
@@ -57,7 +57,7 @@ describe('the SQLite store file', () => {
   it('moves a database whose pages are damaged aside and starts empty', async () => {
     const dir = folder();
     const file = join(dir, 'cache.sqlite');
-    const first = open(file);
+    const first = await open(file);
     await first.write(Array.from({ length: 2000 }, (_, i) => ({ account: '+1', key: `p:${i}`, data: Buffer.alloc(200, i % 251), expiresAt: null, usedAt: NOW + i })));
     await first.close();
     opened.splice(0);
@@ -66,7 +66,7 @@ describe('the SQLite store file', () => {
     bytes.fill(0xa5, 4096, bytes.length - 4096);
     writeFileSync(file, bytes);
     const { logger, lines } = memoryLogger();
-    const store = open(file, logger);
+    const store = await open(file, logger);
     expect(await store.getMany('+1', ['p:1'], NOW)).toEqual([]);
     expect(readdirSync(dir).some((name) => name.startsWith('cache.sqlite.unusable-'))).toBe(true);
     expect(lines.some((line) => line.level === 40 && String(line.code).startsWith('SQLITE_CORRUPT'))).toBe(true);
@@ -78,7 +78,7 @@ describe('the SQLite store file', () => {
     mkdirSync(file);
     writeFileSync(join(file, 'kept.txt'), 'kept');
     const { logger, lines } = memoryLogger();
-    open(file, logger);
+    await open(file, logger);
     const moved = readdirSync(dir).find((name) => name.startsWith('cache.sqlite.unusable-'));
     expect(readFileSync(join(dir, moved as string, 'kept.txt'), 'utf8')).toBe('kept');
     expect(lines.some((line) => line.level === 40)).toBe(true);

@@ -26,7 +26,7 @@ describe('the SQLite store under faults', () => {
     expect(await exited).toBe('SIGKILL');
 
     const { logger, lines } = memoryLogger();
-    const store = SqliteStore.open(file, logger);
+    const store = await SqliteStore.open(file, logger);
     try {
       expect(lines.filter((line) => line.level === 40)).toEqual([]);
       expect(readdirSync(dir).filter((name) => name.includes('unusable'))).toEqual([]);
@@ -70,7 +70,7 @@ describe('the SQLite store under faults', () => {
     const moved = readdirSync(dir).find((name) => name.startsWith('cache.sqlite.unusable-'));
     expect(readFileSync(join(dir, moved as string)).equals(garbage)).toBe(true);
     expect(JSON.stringify(lines)).not.toContain('access-hash-9876543210');
-    const fresh = SqliteStore.open(file);
+    const fresh = await SqliteStore.open(file);
     try {
       expect((await fresh.accounts(Date.now())).length).toBeGreaterThan(0);
     } finally {

@@ -12,7 +12,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const fromSource = import.meta.url.endsWith('.ts');
 const distRoot = new URL(fromSource ? '../../dist/' : '../../', import.meta.url);
 
-function compiled(relative: string): URL {
+/** A module of dist/, by its path there: what a worker thread is started from. */
+export function compiled(relative: string): URL {
   const url = new URL(relative, distRoot);
   if (!existsSync(url)) {
     throw new Error(`${fileURLToPath(url)} is missing: run \`npm run build\` first (workers run the compiled code)`);

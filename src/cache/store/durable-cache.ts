@@ -35,6 +35,12 @@ const READ_RETRY_MS = 500;
 const MAX_READ_RETRY_MS = 30_000;
 /** Most entries one account's warm start reads when neither an entry bound nor a per-account cap says otherwise. */
 const WARM_LIMIT = 5000;
+/**
+ * Most keys, over all accounts, the cache remembers as possibly stored (see `known`): some 60
+ * bytes each. An account whose key would pass the bound reads every miss from the store again.
+ */
+const MAX_KNOWN_KEYS = 1_000_000;
+const NOTHING: ReadonlySet<string> = new Set();
 
 interface ReadBatch {
   keys: Set<string>;
@@ -64,6 +70,18 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
   private readonly timeScale: number;
   private readonly isNegative: (value: unknown) => boolean;
   private readonly storeLogger: CacheLogger | undefined;
+  /**
+   * For a store no other process writes (SQLite), the keys the store may hold per account: what
+   * the warm start saw and what this process wrote since. A miss of a key outside it is a miss of
+   * the store too, and costs no read: in a cold run, every miss would otherwise ask the store for
+   * nothing. Accounts in `partial` (the store held more than the warm start read, or the bound was
+   * reached) read every miss; so does every account of a shared store, which `known` is null for.
+   */
+  private known: Map<string, Set<string>> | null = null;
+  private knownCount = 0;
+  /** Whether the warm start is done, so `known` holds what the store held at start too. */
+  private knownComplete = false;
+  private readonly partial = new Set<string>();
 
   constructor(private readonly durable: DurableCacheOptions) {
     super(durable);
@@ -93,12 +111,14 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
 
   override set(account: string, key: string, value: V, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     const stored = super.set(account, key, value, ttlMs, temperature);
+    if (stored) this.remember(account, key);
     if (stored) this.writeBehind.queue({ account, key, value, alias: false, expiresAt: this.storedExpiry(ttlMs), usedAt: Date.now() }, this.isNegative(value));
     return stored;
   }
 
   override setAlias(account: string, key: string, target: string, ttlMs?: number, temperature: 'hot' | 'cold' = 'hot'): boolean {
     const stored = super.setAlias(account, key, target, ttlMs, temperature);
+    if (stored) this.remember(account, key);
     if (stored) this.writeBehind.queue({ account, key, value: target, alias: true, expiresAt: this.storedExpiry(ttlMs), usedAt: Date.now() });
     return stored;
   }
@@ -113,6 +133,9 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
   override invalidateAccount(account: string): number {
     const dropped = super.invalidateAccount(account);
     this.writeBehind.deleteAccount(account);
+    // Once the delete is through, the store holds nothing of the account.
+    this.forget(account);
+    this.partial.delete(account);
     return dropped;
   }
 
@@ -123,9 +146,10 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
    */
   readThrough(account: string, keys: readonly string[]): Promise<void> | undefined {
     if (this.started && this.tier === null) return undefined;
+    const known = this.known !== null && this.knownComplete && !this.partial.has(account) ? (this.known.get(account) ?? NOTHING) : undefined;
     let missing: string[] | undefined;
     for (const key of keys) {
-      if (this.has(account, key)) continue;
+      if (this.has(account, key) || (known !== undefined && !known.has(key))) continue;
       (missing ??= []).push(key);
     }
     if (missing === undefined) return undefined;
@@ -165,9 +189,13 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
     this.started = true;
     if (store === null) return;
     this.tier = store;
+    if (store.driver === 'sqlite') this.known = new Map();
     try {
       await this.warmStart(store);
+      this.knownComplete = true;
     } catch (error) {
+      // What the store holds is unknown: every miss asks it.
+      this.known = null;
       this.storeLogger?.warn({ driver: store.driver, error: (error as Error).message }, 'the cache store could not be read at start: the cache starts cold');
     }
     this.writeBehind.attach(store);
@@ -194,6 +222,8 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
     if (limit < 1) return;
     for (const account of accounts) {
       const entries = await store.recent(account, limit, now);
+      if (entries.length >= limit) this.partial.add(account);
+      else for (const entry of entries) this.remember(account, entry.key);
       this.counts.warmLoaded += this.promote(account, entries, shareBytes, 'cold');
     }
     this.storeLogger?.info({ driver: store.driver, accounts: accounts.length, entries: this.counts.warmLoaded }, 'cache store loaded for a warm start');
@@ -236,6 +266,31 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
     } finally {
       batch.resolve();
     }
+  }
+
+  /** That the store may hold the key from now on. */
+  private remember(account: string, key: string): void {
+    if (this.known === null || this.partial.has(account)) return;
+    let keys = this.known.get(account);
+    if (keys === undefined) {
+      keys = new Set();
+      this.known.set(account, keys);
+    }
+    if (keys.has(key)) return;
+    if (this.knownCount >= MAX_KNOWN_KEYS) {
+      this.forget(account);
+      this.partial.add(account);
+      return;
+    }
+    keys.add(key);
+    this.knownCount++;
+  }
+
+  private forget(account: string): void {
+    const keys = this.known?.get(account);
+    if (keys === undefined) return;
+    this.knownCount -= keys.size;
+    this.known?.delete(account);
   }
 
   /** A write still waiting for its batch answers a miss too (memory may have evicted it meanwhile). */

@@ -18,8 +18,9 @@ function isLatin1(text: string): boolean {
   return true;
 }
 
+/** A buffer of its own, not a slice of Node's pool: a batch posted to the SQLite thread copies each entry's whole backing store. */
 function tagged(tag: number, payload: Uint8Array): Uint8Array {
-  const out = Buffer.allocUnsafe(payload.length + 1);
+  const out = new Uint8Array(payload.length + 1);
   out[0] = tag;
   out.set(payload, 1);
   return out;

@@ -1,84 +1,47 @@
-import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { compiled } from '../../runtime/module-paths.js';
 import type { CacheLogger } from '../../telemetry/logger.js';
 import type { CacheStore, StoreBounds, StoredEntry, StoreTouch, StoreWrite } from './cache-store.js';
+import type { MovedAside, SqliteFile } from './sqlite-file.js';
 
-const SCHEMA_VERSION = 1;
+export { UnusableStoreFileError } from './sqlite-file.js';
 
-/** The codes with which SQLite says a file is not a database it can use: such a file is moved aside, never opened again as is. */
-const UNUSABLE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_PERM', 'SQLITE_READONLY', 'EACCES', 'EISDIR']);
+type Calls = {
+  [Op in 'getMany' | 'recent' | 'accounts' | 'write' | 'delete' | 'deleteAccount' | 'prune' | 'close']: { id: number; op: Op; args: Parameters<SqliteFile[Op]> };
+};
+/** A call of the store's thread; its answer carries the same id (0 is the answer to opening). */
+export type SqliteRequest = Calls[keyof Calls];
+export type SqliteReply = { id: number; result: unknown } | { id: number; error: { message: string; code: string | undefined } };
 
-/** A file whose check failed; it carries SQLite's verdict, never a row. */
-export class UnusableStoreFileError extends Error {
-  override readonly name = 'UnusableStoreFileError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
+interface Waiting {
+  resolve: (result: unknown) => void;
+  reject: (error: Error) => void;
 }
 
-interface Row {
-  key: string;
-  data: Buffer;
-  expires_at: number | null;
-  used_at: number;
-}
-
-function entryOf(row: Row): StoredEntry {
-  return { key: row.key, data: row.data, expiresAt: row.expires_at, usedAt: row.used_at };
-}
-
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
-}
-
-function isUnusable(error: unknown): boolean {
-  const code = codeOf(error);
-  return error instanceof UnusableStoreFileError || UNUSABLE.has(code) || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_CANTOPEN');
-}
-
-/** better-sqlite3 is native: it is loaded the first time a store is opened, never by a runtime that has none. */
-function loadDriver(): typeof BetterSqlite3 {
-  return createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+function errorOf(error: { message: string; code: string | undefined }): Error {
+  return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
 
 /**
- * The embedded store: one SQLite file in WAL mode, so a reader never waits for the write-behind
- * batch and a crash loses at most the batch that was being written. The file holds access
- * hashes, so it is created readable by its owner only (SQLite gives its -wal and -shm files the
- * database file's mode).
+ * The embedded store: a SQLite file (see sqlite-file.ts) run on a thread of its own. Lookups are
+ * answered on the main thread, and a synchronous SQLite call there (a write batch, the WAL
+ * checkpoint a commit may set off, which waits on the disk) would hold every task's lookup
+ * behind it; here the main thread only posts the batch. The thread keeps the process alive only
+ * while a call is waiting for it.
  */
 export class SqliteStore implements CacheStore {
   readonly driver = 'sqlite' as const;
   requests = 0;
-  private readonly select: BetterSqlite3.Statement<[string, string, number], Row>;
-  private readonly selectRecent: BetterSqlite3.Statement<[string, number, number], Row>;
-  private readonly selectAccounts: BetterSqlite3.Statement<[number], { account: string }>;
-  private readonly upsert: BetterSqlite3.Statement<[string, string, Buffer, number | null, number]>;
-  private readonly touchKeys: BetterSqlite3.Statement<[number, string, string]>;
-  private readonly deleteKeys: BetterSqlite3.Statement<[string, string]>;
-  private readonly deleteAll: BetterSqlite3.Statement<[string]>;
-  private readonly writeBatch: (entries: readonly StoreWrite[], touches: readonly StoreTouch[]) => void;
-  private closed = false;
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiting>();
+  private gone: Error | null = null;
+  private closing: Promise<void> | null = null;
 
-  private constructor(private readonly db: BetterSqlite3.Database) {
-    this.select = db.prepare('SELECT key, data, expires_at, used_at FROM cache_entries WHERE account = ? AND key IN (SELECT value FROM json_each(?)) AND (expires_at IS NULL OR expires_at > ?)');
-    this.selectRecent = db.prepare('SELECT key, data, expires_at, used_at FROM cache_entries WHERE account = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY used_at DESC LIMIT ?');
-    this.selectAccounts = db.prepare('SELECT DISTINCT account FROM cache_entries WHERE expires_at IS NULL OR expires_at > ?');
-    this.upsert = db.prepare(
-      'INSERT INTO cache_entries (account, key, data, expires_at, used_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, used_at = excluded.used_at',
-    );
-    this.touchKeys = db.prepare('UPDATE cache_entries SET used_at = ? WHERE account = ? AND key IN (SELECT value FROM json_each(?))');
-    this.deleteKeys = db.prepare('DELETE FROM cache_entries WHERE account = ? AND key IN (SELECT value FROM json_each(?))');
-    this.deleteAll = db.prepare('DELETE FROM cache_entries WHERE account = ?');
-    this.writeBatch = db.transaction((entries: readonly StoreWrite[], touches: readonly StoreTouch[]) => {
-      for (const entry of entries) this.upsert.run(entry.account, entry.key, Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength), entry.expiresAt, entry.usedAt);
-      for (const touch of touches) this.touchKeys.run(touch.usedAt, touch.account, JSON.stringify(touch.keys));
-    });
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: SqliteReply) => this.settle(reply));
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => this.fail(new Error(`the SQLite store's thread stopped (exit code ${code})`)));
   }
 
   /**
@@ -86,86 +49,82 @@ export class SqliteStore implements CacheStore {
    * unreadable) is renamed to `<path>.unusable-<time>` with a warning and a fresh file takes its
    * place: the runtime starts cold instead of failing, and nothing is deleted.
    */
-  static open(path: string, logger?: CacheLogger): SqliteStore {
-    const Database = loadDriver();
-    try {
-      return SqliteStore.openFile(Database, path);
-    } catch (error) {
-      if (!isUnusable(error)) throw error;
-      const movedTo = `${path}.unusable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
-      logger?.warn({ file: path, movedTo, code: codeOf(error), reason: (error as Error).message }, 'the cache store file could not be used: it was moved aside and the cache starts cold');
-      return SqliteStore.openFile(Database, path);
+  static async open(path: string, logger?: CacheLogger): Promise<SqliteStore> {
+    const worker = new Worker(fileURLToPath(compiled('src/cache/store/sqlite-worker.js')), { workerData: { path } });
+    const store = new SqliteStore(worker);
+    const movedAside = (await store.call(0)) as MovedAside | null;
+    if (movedAside !== null) {
+      logger?.warn({ ...movedAside }, 'the cache store file could not be used: it was moved aside and the cache starts cold');
     }
+    return store;
   }
 
-  private static openFile(Database: typeof BetterSqlite3, path: string): SqliteStore {
-    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
-    let db: BetterSqlite3.Database | undefined;
-    try {
-      db = new Database(path, { fileMustExist: true });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new UnusableStoreFileError(`SQLite's check of ${path} failed: ${String(check)}`, 'SQLITE_CORRUPT');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer tgfleet (store schema ${version}; this one reads ${SCHEMA_VERSION})`);
-      db.exec(`CREATE TABLE IF NOT EXISTS cache_entries (
-        account TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, expires_at REAL, used_at REAL NOT NULL,
-        PRIMARY KEY (account, key)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS cache_entries_recent ON cache_entries (account, used_at);
-        CREATE INDEX IF NOT EXISTS cache_entries_used ON cache_entries (used_at);
-        PRAGMA user_version = ${SCHEMA_VERSION};`);
-      return new SqliteStore(db);
-    } catch (error) {
-      db?.close();
-      throw error;
-    }
+  getMany(account: string, keys: readonly string[], now: number): Promise<StoredEntry[]> {
+    return this.request({ op: 'getMany', args: [account, keys, now] }) as Promise<StoredEntry[]>;
   }
 
-  async getMany(account: string, keys: readonly string[], now: number): Promise<StoredEntry[]> {
-    this.requests++;
-    return this.select.all(account, JSON.stringify(keys), now).map(entryOf);
+  recent(account: string, limit: number, now: number): Promise<StoredEntry[]> {
+    return this.request({ op: 'recent', args: [account, limit, now] }) as Promise<StoredEntry[]>;
   }
 
-  async recent(account: string, limit: number, now: number): Promise<StoredEntry[]> {
-    this.requests++;
-    return this.selectRecent.all(account, now, limit).map(entryOf);
-  }
-
-  async accounts(now: number): Promise<string[]> {
-    this.requests++;
-    return this.selectAccounts.all(now).map((row) => row.account);
+  accounts(now: number): Promise<string[]> {
+    return this.request({ op: 'accounts', args: [now] }) as Promise<string[]>;
   }
 
   async write(entries: readonly StoreWrite[], touches: readonly StoreTouch[] = []): Promise<void> {
     if (entries.length === 0 && touches.length === 0) return;
-    this.requests++;
-    this.writeBatch(entries, touches);
+    await this.request({ op: 'write', args: [entries, touches] });
   }
 
   async delete(account: string, keys: readonly string[]): Promise<void> {
-    this.requests++;
-    this.deleteKeys.run(account, JSON.stringify(keys));
+    await this.request({ op: 'delete', args: [account, keys] });
   }
 
   async deleteAccount(account: string): Promise<void> {
-    this.requests++;
-    this.deleteAll.run(account);
+    await this.request({ op: 'deleteAccount', args: [account] });
   }
 
-  async prune(now: number, bounds: StoreBounds): Promise<number> {
-    this.requests++;
-    const old = this.db.prepare('DELETE FROM cache_entries WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR used_at < ?').run(now, now - bounds.maxAgeMs).changes;
-    const count = (this.db.prepare('SELECT count(*) AS n FROM cache_entries').get() as { n: number }).n;
-    const over = count - bounds.maxEntries;
-    const crowded = over > 0 ? this.db.prepare('DELETE FROM cache_entries WHERE (account, key) IN (SELECT account, key FROM cache_entries ORDER BY used_at LIMIT ?)').run(over).changes : 0;
-    return old + crowded;
+  prune(now: number, bounds: StoreBounds): Promise<number> {
+    return this.request({ op: 'prune', args: [now, bounds] }) as Promise<number>;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
+  /** Closes the file once the calls before it are answered, and ends the thread. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.gone === null) await this.request({ op: 'close', args: [] }, false);
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+
+  private request(request: Omit<SqliteRequest, 'id'>, counted = true): Promise<unknown> {
+    if (this.closing !== null && request.op !== 'close') return Promise.reject(new Error('the SQLite store is closed'));
+    if (counted) this.requests++;
+    const id = this.nextId++;
+    const answer = this.call(id);
+    this.worker.postMessage({ ...request, id });
+    return answer;
+  }
+
+  /** The answer to call `id`; the thread is kept alive until it comes. */
+  private call(id: number): Promise<unknown> {
+    if (this.gone !== null) return Promise.reject(this.gone);
+    if (this.waiting.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+  }
+
+  private settle(reply: SqliteReply): void {
+    const waiting = this.waiting.get(reply.id);
+    if (waiting === undefined) return;
+    this.waiting.delete(reply.id);
+    if (this.waiting.size === 0) this.worker.unref();
+    if ('error' in reply) waiting.reject(errorOf(reply.error));
+    else waiting.resolve(reply.result);
+  }
+
+  private fail(error: Error): void {
+    this.gone ??= error;
+    for (const waiting of this.waiting.values()) waiting.reject(error);
+    this.waiting.clear();
   }
 }
