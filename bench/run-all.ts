@@ -110,8 +110,7 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
   }
   if (section === 'runtime') {
     log('runtime against raw Piscina and a raw MessagePort…');
-    const runtime = await runRuntimeBench(quiet);
-    return benchSection(title, runtime, 'What a task pays for the runtime (scheduler, channel, cache view) and what a cache read pays for the channel.');
+    return runRuntimeBench(quiet);
   }
   if (section === 'redis') {
     log('shared cache against Redis…');

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -14,19 +15,25 @@ import { resolveTaskModule } from '../src/runtime/module-paths.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { ChannelOp, ChannelWorkerData } from './channel-worker.js';
 import { sampleRecords } from './sample-records.js';
-import { runPairs, type BenchCase, type BenchOptions, type BenchRun } from './harness.js';
-import { isMain, repositoryRoot } from './bench-env.js';
+import { formatTable, runPairs, spreadOf, type BenchCase, type BenchOptions } from './harness.js';
+import { isMain, quickFromEnv, repositoryRoot } from './bench-env.js';
+import { formatTable as formatTextTable } from '../src/format/table.js';
 
 /*
- * Two comparisons, each against the bare mechanism underneath:
- *  - a no-op task through FleetRuntime.run (scheduler, cache lease, a fresh comlink channel, the
- *    account's reused client, flush and close, events) against the same no-op module run by a
- *    bare Piscina pool with the same thread count and the same atomics setting;
- *  - cache reads a worker makes over a task's channel (comlink, the method guard, the account
- *    endpoint) against a bare MessagePort round trip answering from the same cache.
+ * What the runtime costs over the mechanism underneath it:
+ *  - a no-op task through FleetRuntime.run (scheduler, cache view, the task's binding on its
+ *    worker's link, the account's reused client, events) against the same no-op module on a bare
+ *    Piscina pool of the same threads, tasks per thread and atomics setting; blocks of tasks take
+ *    turns, one task in flight (idle) and many (under load);
+ *  - the same no-op tasks spread over 1000 accounts against 8 accounts, on one runtime;
+ *  - cache reads a worker makes over a task's channel against a bare MessagePort round trip
+ *    answering from the same cache.
  * Workers run compiled code, so `npm run build` must have run, whether this runs from dist/ or
  * from sources.
  */
+
+export const RUNTIME_COMMAND = 'npm run build && node dist/bench/runtime.bench.js';
+const TITLE = 'Runtime and channel against raw Piscina and a raw MessagePort';
 
 const THREADS = Math.min(2, availableParallelism());
 /** The runtime's setting: a parked worker ('sync') may miss port messages between tasks. */
@@ -37,34 +44,129 @@ const RECORDS = sampleRecords(KEYS.length);
 /** Round trips per timed operation; the control message that starts a batch is spread over them. */
 const ROUND_TRIPS_PER_OP = 32;
 
-/** The defaults (task scope, simulated Telegram) with quiet logs and the benchmark's thread count. */
-function runtimeConfig(): FleetConfig {
+/** Tasks in flight at the loaded level: several times what the pool runs at once, so both queues stay full. */
+const LOADED = 64;
+const FEW_ACCOUNTS = 8;
+
+/** One side of an interleaved comparison: `run(i)` starts the i-th task of a block. */
+interface Side {
+  label: string;
+  run: (index: number) => Promise<unknown>;
+}
+
+/** Per task, in ns: wall time, CPU time of the whole process (every thread), and main-thread busy time. */
+interface BlockTimes {
+  wall: number;
+  cpu: number;
+  main: number;
+}
+
+async function block(side: Side, tasks: number, inFlight: number): Promise<BlockTimes> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < tasks) await side.run(next++);
+  };
+  const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const wall = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  const busy = performance.eventLoopUtilization(elu).active;
+  return { wall: (wall * 1e6) / tasks, cpu: ((used.user + used.system) * 1e3) / tasks, main: (busy * 1e6) / tasks };
+}
+
+interface Comparison {
+  level: string;
+  subject: BlockTimes[];
+  peer: BlockTimes[];
+}
+
+/**
+ * Blocks of the two sides take turns, the first side changing every repetition, so that a
+ * neighbour's load and slow drift fall on both alike; the first block of each is a warm-up.
+ */
+async function interleave(subject: Side, peer: Side, level: string, inFlight: number, tasks: number, repetitions: number): Promise<Comparison> {
+  await block(subject, tasks, inFlight);
+  await block(peer, tasks, inFlight);
+  const result: Comparison = { level, subject: [], peer: [] };
+  for (let round = 0; round < repetitions; round++) {
+    if (round % 2 === 0) {
+      result.subject.push(await block(subject, tasks, inFlight));
+      result.peer.push(await block(peer, tasks, inFlight));
+    } else {
+      result.peer.push(await block(peer, tasks, inFlight));
+      result.subject.push(await block(subject, tasks, inFlight));
+    }
+  }
+  return result;
+}
+
+const us = (ns: number): string => (ns / 1e3).toFixed(1);
+const spreadText = (values: number[], format: (value: number) => string): string => {
+  const { min, median, max } = spreadOf(values);
+  return `${format(min)} / ${format(median)} / ${format(max)}`;
+};
+const times = (ratio: number): string => `${ratio.toFixed(2)}×`;
+
+function comparisonTable(comparisons: Comparison[], subject: string, peer: string): string {
+  const rows = comparisons.map(({ level, subject: ours, peer: theirs }) => {
+    const ratio = (pick: (times: BlockTimes) => number): number[] => ours.map((run, index) => pick(run) / pick(theirs[index] as BlockTimes));
+    return [
+      level,
+      spreadText(ours.map((run) => run.wall), us),
+      spreadText(theirs.map((run) => run.wall), us),
+      spreadText(ratio((run) => run.wall), times),
+      spreadText(ratio((run) => run.cpu), times),
+      `${us(spreadOf(ours.map((run) => run.main)).median)} / ${us(spreadOf(theirs.map((run) => run.main)).median)}`,
+    ];
+  });
+  return formatTextTable(['', `${subject}, µs/task`, `${peer}, µs/task`, 'wall ratio', 'CPU ratio', 'main thread busy, µs/task'], rows, { markdown: true, alignRight: [1, 2, 3, 4, 5] });
+}
+
+/** The defaults (task scope, simulated Telegram) with quiet logs, the benchmark's threads and `accounts` simulated accounts. */
+function runtimeConfig(accounts: number): FleetConfig {
   const config = defaultConfig();
   config.logging.level = 'silent';
   config.runtime.workers = THREADS;
+  config.telegram.simulated.accounts = accounts;
   return config;
 }
 
-function runtimeCase(): BenchCase {
-  return {
-    label: 'FleetRuntime',
-    setup: async () => {
-      const runtime = await FleetRuntime.start({ config: runtimeConfig() });
-      const [account] = runtime.accounts;
-      if (account === undefined) throw new Error('the simulated fleet has no accounts');
-      return { run: () => runtime.run({ account, task: 'noop' }), teardown: () => runtime.shutdown() };
-    },
-  };
+async function taskComparison(tasks: number, repetitions: number): Promise<Comparison[]> {
+  const config = runtimeConfig(LOADED);
+  const runtime = await FleetRuntime.start({ config });
+  const pool = new Piscina({
+    filename: fileURLToPath(resolveTaskModule('noop')),
+    minThreads: THREADS,
+    maxThreads: THREADS,
+    concurrentTasksPerWorker: config.runtime.tasksPerWorker,
+    idleTimeout: Infinity,
+    atomics: ATOMICS,
+  });
+  try {
+    const accounts = runtime.accounts;
+    const ours: Side = { label: 'FleetRuntime', run: (index) => runtime.run({ account: accounts[index % accounts.length] as string, task: 'noop' }) };
+    const bare: Side = { label: 'Piscina', run: () => pool.run({}) };
+    return [await interleave(ours, bare, 'idle: 1 task in flight', 1, tasks, repetitions), await interleave(ours, bare, `loaded: ${LOADED} tasks in flight`, LOADED, tasks * 2, repetitions)];
+  } finally {
+    await runtime.shutdown();
+    await pool.destroy();
+  }
 }
 
-function piscinaCase(): BenchCase {
-  return {
-    label: 'Piscina',
-    setup: () => {
-      const pool = new Piscina({ filename: fileURLToPath(resolveTaskModule('noop')), minThreads: THREADS, maxThreads: THREADS, idleTimeout: Infinity, atomics: ATOMICS });
-      return { run: () => pool.run({}), teardown: () => pool.destroy() };
-    },
-  };
+/** The same runtime and no-op tasks, spread over many accounts or few: what an account costs the task path, Telegram aside. */
+async function accountComparison(many: number, tasks: number, repetitions: number): Promise<Comparison[]> {
+  const runtime = await FleetRuntime.start({ config: runtimeConfig(many) });
+  try {
+    const accounts = runtime.accounts;
+    // Every account's client connected first: this measures running tasks, not connecting.
+    await Promise.all(accounts.map((account) => runtime.run({ account, task: 'noop' })));
+    const spread = (count: number): Side => ({ label: `${count} accounts`, run: (index) => runtime.run({ account: accounts[index % count] as string, task: 'noop' }) });
+    return [await interleave(spread(many), spread(FEW_ACCOUNTS), `${FEW_ACCOUNTS} tasks in flight`, FEW_ACCOUNTS, tasks, repetitions)];
+  } finally {
+    await runtime.shutdown();
+  }
 }
 
 /**
@@ -110,17 +212,18 @@ function channelCase(label: string, op: ChannelOp): BenchCase {
   };
 }
 
-/** Runs both comparisons; the run-all script calls it, and so does running this file directly. */
-export async function runRuntimeBench(options: BenchOptions = {}): Promise<BenchRun[]> {
-  const config = runtimeConfig();
-  const task = await runPairs(
-    {
-      name: 'runtime-task',
-      notes: { threads: THREADS, atomics: ATOMICS, task: 'tasks/noop (returns null)', tasksInFlight: 1, runtimeCacheScope: config.cache.scope, runtimeTelegram: config.telegram.mode },
-      pairs: [{ name: 'no-op task, one at a time', subject: runtimeCase(), peer: piscinaCase() }],
-    },
-    options,
-  );
+/**
+ * Runs every comparison and returns the section of bench/RESULTS.md; the run-all script calls
+ * it, and so does running this file directly, which also puts the section in place.
+ */
+export async function runRuntimeBench(options: BenchOptions = {}): Promise<string> {
+  const quick = options.quick ?? quickFromEnv();
+  const repetitions = options.repetitions ?? (quick ? 1 : 5);
+  const tasks = quick ? 200 : 2000;
+  const many = quick ? 64 : 1000;
+  const config = runtimeConfig(LOADED);
+  const task = await taskComparison(tasks, repetitions);
+  const accounts = await accountComparison(many, tasks, repetitions);
   const channel = await runPairs(
     {
       name: 'runtime-channel',
@@ -130,9 +233,40 @@ export async function runRuntimeBench(options: BenchOptions = {}): Promise<Bench
         { name: `getMany(${KEYS.length}), ${ROUND_TRIPS_PER_OP} round trips`, subject: channelCase('cache channel', 'getMany'), peer: channelCase('MessagePort', 'raw getMany') },
       ],
     },
-    options,
+    { ...options, quick, print: () => {} },
   );
-  return [task, channel];
+  const section = [
+    `## ${TITLE}`,
+    '',
+    `Regenerate with \`${RUNTIME_COMMAND}\`${quick ? ' (QUICK MODE: not for comparison)' : ''}; measured ${new Date().toISOString().slice(0, 10)} on ${THREADS} worker threads, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at the end.`,
+    '',
+    `**A no-op task** (\`tasks/noop\`, returns null) through \`FleetRuntime.run\` (defaults: ${config.cache.scope} scope, simulated Telegram, ${config.runtime.tasksPerWorker} tasks per worker) against the same module on a bare Piscina pool with the same threads, tasks per thread and atomics setting. Blocks of ${tasks} tasks (twice that loaded) take turns, ${repetitions} of each, min / median / max per task; the ratios are of blocks run side by side. CPU is the whole process's (every thread), main thread busy its event loop's active time.`,
+    '',
+    comparisonTable(task, 'FleetRuntime', 'Piscina'),
+    '',
+    `**Accounts.** The same runtime and no-op tasks, every account's client connected first, spread round-robin over ${many} accounts against ${FEW_ACCOUNTS}:`,
+    '',
+    comparisonTable(accounts, `${many} accounts`, `${FEW_ACCOUNTS} accounts`),
+    '',
+    '**Cache reads over the channel** against a bare MessagePort round trip answering from the same cache:',
+    '',
+    '```',
+    formatTable(channel.record),
+    '```',
+  ].join('\n');
+  (options.print ?? console.log)(section);
+  return section;
 }
 
-if (isMain(import.meta.url)) await runRuntimeBench();
+/** Puts the section in place of its old copy in bench/RESULTS.md, leaving every other section as it is. */
+export function publishSection(title: string, section: string): void {
+  const file = join(repositoryRoot(), 'bench', 'RESULTS.md');
+  const results = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const parts = results.split(/^(?=## )/m);
+  const at = parts.findIndex((part) => part.startsWith(`## ${title}\n`));
+  if (at < 0) parts.push(`${section}\n\n`);
+  else parts[at] = `${section}\n\n`;
+  writeFileSync(file, `${parts.join('').trimEnd()}\n`);
+}
+
+if (isMain(import.meta.url)) publishSection(TITLE, await runRuntimeBench());
