@@ -1,3 +1,4 @@
+import './runtime/quiet-web-storage.js';
 export {
   TelegramCache,
   TelegramCacheScope,

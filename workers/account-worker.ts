@@ -2,6 +2,7 @@
  * The Piscina worker entry: every task of every account runs through here. It stays thin; the
  * task lifecycle on this side of the channel is src/worker/task-runner.ts.
  */
+import '../src/runtime/quiet-web-storage.js';
 import { parentPort, threadId } from 'node:worker_threads';
 import { CrashRecord } from '../src/channel/crash-record.js';
 import type { WorkerPayload, WorkerReply } from '../src/channel/protocol.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../runtime/quiet-web-storage.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
 import { checkTaskModule, TaskModuleError } from '../runtime/module-paths.js';
