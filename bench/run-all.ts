@@ -114,14 +114,7 @@ async function measure(section: Section, quick: boolean, root: string, log: (lin
   }
   if (section === 'redis') {
     log('shared cache against Redis…');
-    const redis = await runRedisBench(quiet);
-    return 'skipped' in redis
-      ? `## ${title}\n\n${redis.skipped}`
-      : benchSection(
-          title,
-          [redis],
-          'What a worker pays to read the main-thread cache, against reading the same records from Redis on loopback (what a user would otherwise pick to share a cache between workers).',
-        );
+    return runRedisBench(quiet);
   }
   log('cross-task hit rates…');
   const progress = variantProgress(true);

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, expect, test } from 'vitest';
 import type { BenchRecord } from '../bench/harness.js';
 import { runHitRateBenchmark } from '../src/benchmark/hit-rate.js';
-import { runRedisBench } from '../bench/redis.bench.js';
+import { LEVELS, runRedisBench } from '../bench/redis.bench.js';
 import { runRuntimeBench } from '../bench/runtime.bench.js';
 import { runTelegramCacheBench } from '../bench/telegram-cache.bench.js';
 import { ENTRY_BYTES, runPolicyGrid, runPolicyGridBenchmark } from '../bench/policy-grid.js';
@@ -60,20 +60,23 @@ test('the runtime benchmark runs in quick mode against its baselines and writes 
   for (const pair of channel.pairs) expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
 });
 
-test('the Redis benchmark runs in quick mode, or says clearly why it skipped', async () => {
+test('the Redis benchmark sweeps every level in quick mode, or says clearly why it skipped', async () => {
   const printed: string[] = [];
-  const result = await runRedisBench({ quick: true, outDir, print: (line) => printed.push(line) });
-  if ('skipped' in result) {
-    expect(result.skipped).toMatch(/Redis/);
-    expect(printed).toContain(result.skipped);
+  const section = await runRedisBench({ quick: true, outDir, print: (line) => printed.push(line) });
+
+  expect(section.startsWith('## Shared cache against Redis\n')).toBe(true);
+  expect(printed).toEqual([section]);
+  const rows = section.split('\n').filter((line) => /^\|\s+\d+ \|/.test(line));
+  if (rows.length === 0) {
+    expect(section).toMatch(/Redis rows are skipped/);
     return;
   }
-  const record = JSON.parse(readFileSync(result.file, 'utf8')) as BenchRecord;
-  expect(record.pairs.map((p) => [p.subject.label, p.peer.label])).toEqual([
-    ['tgfleet channel', 'Redis (ioredis, loopback)'],
-    ['tgfleet channel', 'Redis (ioredis, loopback)'],
-  ]);
-  for (const pair of record.pairs) expect(Number.isFinite(pair.ratio) && pair.ratio > 0, `${pair.name}: ratio ${pair.ratio}`).toBe(true);
+  expect(rows.map((row) => Number(row.split('|')[1]))).toEqual([...LEVELS]);
+  for (const row of rows) {
+    const ratios = [...row.matchAll(/(\d+\.\d+)×/g)].map((match) => Number(match[1]));
+    expect(ratios, row).toHaveLength(3);
+    for (const ratio of ratios) expect(ratio, row).toBeGreaterThan(0);
+  }
 });
 
 test('the hit-rate benchmark runs every variant and bound and writes its table, JSON and chart', async () => {
