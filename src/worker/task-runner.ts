@@ -2,7 +2,7 @@ import type { ChannelClient } from '../channel/channel-client.js';
 import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
 import type { WorkerLink } from '../channel/worker-link.js';
-import { importTaskModule } from '../runtime/module-paths.js';
+import { importTaskModule } from '../module-paths.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
 import { clientForTask, releaseClient } from './telegram-clients.js';

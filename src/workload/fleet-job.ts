@@ -1,5 +1,5 @@
 import type { FleetRuntime } from '../runtime/fleet-runtime.js';
-import type { CacheStatsEvent, FloodCooldownEvent, TaskStartEvent } from '../runtime/reporter.js';
+import type { CacheStatsEvent, FloodCooldownEvent, TaskStartEvent } from '../telemetry/reporter.js';
 import type { WorkloadTask } from './workload.js';
 
 export interface JobProgress {
@@ -139,44 +139,51 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   const errors: Record<string, number> = {};
   const progress: JobProgress = { done: 0, failed: 0, total: workload.length, hits: 0, lookups: 0 };
   const startedAt = performance.now();
+  const runOne = async (item: WorkloadTask): Promise<void> => {
+    const taskId = `w${item.index}`;
+    let ok = true;
+    let reportedLookups: number | undefined;
+    try {
+      const result = (await runtime.run({
+        account: item.account,
+        task: options.task,
+        taskId,
+        args: { peers: item.peers },
+        ...(options.signal && { signal: options.signal }),
+      })) as TaskResultShape | null;
+      if (typeof result?.lookups === 'number') reportedLookups = result.lookups;
+    } catch (error) {
+      ok = false;
+      if (!started.has(taskId)) {
+        notRun++;
+        return;
+      }
+      const failure = failureOf(error, taskId, item.account);
+      errors[failure.name] = (errors[failure.name] ?? 0) + 1;
+      const key = JSON.stringify(failure);
+      const group = failures.get(key);
+      if (group === undefined) failures.set(key, { ...failure, count: 1 });
+      else group.count++;
+    }
+    const stats = statsByTask.get(`w${item.index}`);
+    const hits = stats?.hits ?? 0;
+    // A bare client never asks the cache: its lookups are the ones the task says it made.
+    const lookups = stats !== undefined && stats.hits + stats.misses > 0 ? stats.hits + stats.misses : (reportedLookups ?? 0);
+    records.push({ index: item.index, account: item.account, ok, hits, lookups });
+    progress.done++;
+    if (!ok) progress.failed++;
+    progress.hits += hits;
+    progress.lookups += lookups;
+    options.onProgress?.({ ...progress });
+  };
   try {
+    // Tasks are submitted in the workload's order, but never more at once than the scheduler
+    // queues (runtime.max_queue): a fleet of thousands of accounts has more tasks than that.
+    let next = 0;
+    const lanes = Math.min(workload.length, runtime.config.runtime.maxQueue);
     await Promise.all(
-      workload.map(async (item) => {
-        const taskId = `w${item.index}`;
-        let ok = true;
-        let reportedLookups: number | undefined;
-        try {
-          const result = (await runtime.run({
-            account: item.account,
-            task: options.task,
-            taskId,
-            args: { peers: item.peers },
-            ...(options.signal && { signal: options.signal }),
-          })) as TaskResultShape | null;
-          if (typeof result?.lookups === 'number') reportedLookups = result.lookups;
-        } catch (error) {
-          ok = false;
-          if (!started.has(taskId)) {
-            notRun++;
-            return;
-          }
-          const failure = failureOf(error, taskId, item.account);
-          errors[failure.name] = (errors[failure.name] ?? 0) + 1;
-          const key = JSON.stringify(failure);
-          const group = failures.get(key);
-          if (group === undefined) failures.set(key, { ...failure, count: 1 });
-          else group.count++;
-        }
-        const stats = statsByTask.get(`w${item.index}`);
-        const hits = stats?.hits ?? 0;
-        // A bare client never asks the cache: its lookups are the ones the task says it made.
-        const lookups = stats !== undefined && stats.hits + stats.misses > 0 ? stats.hits + stats.misses : (reportedLookups ?? 0);
-        records.push({ index: item.index, account: item.account, ok, hits, lookups });
-        progress.done++;
-        if (!ok) progress.failed++;
-        progress.hits += hits;
-        progress.lookups += lookups;
-        options.onProgress?.({ ...progress });
+      Array.from({ length: lanes }, async () => {
+        while (next < workload.length) await runOne(workload[next++] as WorkloadTask);
       }),
     );
   } finally {
