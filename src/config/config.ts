@@ -46,6 +46,10 @@ export interface RuntimeConfig {
   quarantineWindowMs: number;
   /** Accounts on workers of their own at most: each costs a thread. */
   maxQuarantined: number;
+  /** A worker disconnects an account's client unused for this long; 0 never does. */
+  clientIdleTimeoutMs: number;
+  /** Connected clients a worker holds at most; past it, the least recently used idle one is disconnected. */
+  maxClientsPerWorker: number;
 }
 
 export interface FloodConfig {
@@ -244,6 +248,8 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       quarantineCrashes: runtime.quarantine_crashes,
       quarantineWindowMs: ms(runtime.quarantine_window),
       maxQuarantined: runtime.max_quarantined,
+      clientIdleTimeoutMs: ms(runtime.client_idle_timeout),
+      maxClientsPerWorker: runtime.max_clients_per_worker,
     },
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {

@@ -228,6 +228,12 @@ export const configSchema = z.object({
       quarantine_crashes: whole(0, 1000).default(3),
       quarantine_window: between(1, 7 * 86_400, 's').default(600),
       max_quarantined: whole(0, 64).default(4),
+      client_idle_timeout: timerSeconds(0).default(300),
+      max_clients_per_worker: whole(1, 1_000_000).default(1000),
+    })
+    .refine((runtime) => runtime.max_clients_per_worker >= runtime.tasks_per_worker, {
+      message: 'max_clients_per_worker must be at least tasks_per_worker: every task a worker runs at once holds its account’s client',
+      path: ['max_clients_per_worker'],
     })
     .prefault({}),
   flood: z

@@ -380,6 +380,8 @@ export class FleetRuntime {
         entityTtlMs: this.config.cache.entityTtlMs,
         usernameTtlMs: this.config.cache.usernameTtlMs,
         negativeTtlMs: this.config.cache.negativeTtlMs,
+        clientIdleTimeoutMs: this.config.runtime.clientIdleTimeoutMs,
+        maxClients: this.config.runtime.maxClientsPerWorker,
       },
       logLevel: this.config.logging.level,
     };
