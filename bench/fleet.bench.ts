@@ -8,7 +8,11 @@
  * (SIGKILL), another frozen (SIGSTOP) past host_timeout, and a fourth joins; it ends with one line.
  *
  * Telegram is the simulated one, inside each host, with a reply delay; double connections are
- * counted from the hosts' own connect/disconnect records (the connection-ledger seam).
+ * counted from the hosts' own connect/disconnect records (the connection-ledger seam). The hosts
+ * share one cache store in PostgreSQL, so a moved account's cache follows it.
+ *
+ * BENCH_QUICK=1 runs it small (60 accounts, 8 shards): the figures are not for comparison, but
+ * every part runs, which is what the smoke test checks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,13 +26,14 @@ import { connectionUrl } from '../src/config/postgres-url.js';
 import { fleetNames } from '../src/fleet/fleet-database.js';
 import { readFleetStatus, type FleetStatus } from '../src/fleet/fleet-status.js';
 import { createSimulator, simulatedPhones } from '../src/runtime/accounts.js';
-import { repositoryRoot } from './bench-env.js';
+import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { completedTwice, orderViolations } from './fleet-checks.js';
 import type { FleetBenchArgs, FleetBenchResult } from './fleet-task.js';
 
 const DATABASE_URL = process.env.TGFLEET_BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
-const ACCOUNTS = 300;
-const SHARDS = 32;
+const QUICK = quickFromEnv();
+const ACCOUNTS = QUICK ? 60 : 300;
+const SHARDS = QUICK ? 8 : 32;
 /** Telegram's reply delay in real ms: latency_ms is in simulated ms, which run at time_scale. */
 const REPLY_MS = 50;
 const TIME_SCALE = 0.01;
@@ -42,6 +47,8 @@ const now = (): number => Date.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
+const cacheTable = (schema: string): string => `${schema}_cache`;
+
 interface Fleet {
   config: FleetConfig;
   file: string;
@@ -52,7 +59,8 @@ function makeFleet(label: string): Fleet {
   const schema = `fleet_bench_${label}_${process.pid}`;
   const raw = {
     logging: { level: 'error' },
-    cache: { scope: 'process' },
+    // A short write interval: a killed host loses at most that much of what its accounts learnt.
+    cache: { scope: 'process', store: { driver: 'postgres', postgres: { url: DATABASE_URL, table: cacheTable(schema) }, write_interval: 0.2 } },
     runtime: { workers: 1, tasks_per_worker: MAX_IN_FLIGHT, shutdown_grace: 2 },
     telegram: { mode: 'simulated', simulated: { accounts: ACCOUNTS, latency_ms: REPLY_MS / TIME_SCALE, time_scale: TIME_SCALE, users: 400, channels: 40 } },
     fleet: { database_url: DATABASE_URL, schema, shards: SHARDS, max_in_flight: MAX_IN_FLIGHT, poll_interval: 1 },
@@ -109,6 +117,7 @@ function stats(values: readonly number[]): { min: number; median: number; max: n
 
 async function dropFleet(db: pg.Pool, fleet: Fleet): Promise<void> {
   await db.query(`DROP SCHEMA IF EXISTS "${fleet.schema}" CASCADE`);
+  await db.query(`DROP TABLE IF EXISTS "${cacheTable(fleet.schema)}"`);
 }
 
 /** Part 1: the same batch of latency-bound tasks, one per account, on 1, 2 and 3 hosts. */
@@ -117,7 +126,7 @@ async function throughput(db: pg.Pool): Promise<number[]> {
   const hosts: Host[] = [];
   const medians: number[] = [];
   const accounts = simulatedPhones(ACCOUNTS);
-  const batch = 240;
+  const batch = QUICK ? 48 : 240;
   let seq = 0;
   const client = await FleetClient.connect({ config: fleet.config });
   try {
@@ -260,7 +269,7 @@ async function failover(db: pg.Pool): Promise<string> {
   log(`killed host h1: shards served again after ${failoverOf('h1', killedAt).toFixed(1)} s (takeover grace ${fleet.config.fleet.takeoverGraceMs / 1000} s)`);
   log(`frozen host h2: shards served again after ${failoverOf('h2', frozenAt, wokeAt).toFixed(1)} s (host_timeout ${fleet.config.fleet.hostTimeoutMs / 1000} s + grace)`);
   log(
-    `hit rate: ${pct(steadyHits, steadyLookups)}% for an account's task on the host that ran its previous one, ${pct(movedHits, movedLookups)}% for its first task after a move (${movedLookups} lookups; no shared cache store yet)`,
+    `hit rate: ${pct(steadyHits, steadyLookups)}% for an account's task on the host that ran its previous one, ${pct(movedHits, movedLookups)}% for its first task after a move (${movedLookups} lookups; the hosts share a PostgreSQL cache store)`,
   );
   log(`double connections counted by: ${new LedgerDoubleConnections(db, names).source}`);
   return (
