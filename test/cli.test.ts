@@ -66,6 +66,8 @@ describe('tgfleet', () => {
     expect(stdout).toMatch(/tgfleet run: channel-digest on simulated Telegram, process scope/);
     expect(stdout).toMatch(/^tasks +6 \(0 failed\)$/m);
     expect(stdout).toMatch(/^contacts\.ResolveUsername +\d+ +[\d.]+$/m);
+    expect(stdout).toMatch(/^peak memory \(RSS\) +\d+ MiB$/m);
+    expect(stdout).toMatch(/^memory per account +-?[\d.]+ KiB \(peak RSS growth during the run \/ accounts\)$/m);
   });
 
   it('validates a config file, naming each bad key with its value and what is allowed', async () => {

@@ -32,6 +32,8 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
     ['tasks retried after a wait', result.retries],
     ['wall time', `${(result.wallMs / 1000).toFixed(2)} s`],
     ['tasks per second', result.tasksPerSecond],
+    ['peak memory (RSS)', `${(result.peakRssBytes / 2 ** 20).toFixed(0)} MiB`],
+    ['memory per account', `${(result.rssPerAccountBytes / 1024).toFixed(1)} KiB (peak RSS growth during the run / accounts)`],
   ];
   if (config.telegram.mode === 'simulated') rows.push(['Telegram time', `${Math.round(result.telegramSeconds)} s (simulated)`]);
   if (result.foreignHashRejections !== null) rows.push(['foreign access hashes', result.foreignHashRejections]);

@@ -63,6 +63,10 @@ export interface JobResult {
   tasksPerSecond: number;
   /** Telegram time the run covered: wall time divided by the simulator's time scale. */
   telegramSeconds: number;
+  /** The process's resident memory at its highest during the run, every worker's heap included. */
+  peakRssBytes: number;
+  /** What the run added to resident memory at its highest, per account of the workload: clients, cache entries, per-account state. */
+  rssPerAccountBytes: number;
   records: TaskRecord[];
 }
 
@@ -139,6 +143,14 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
   const errors: Record<string, number> = {};
   const progress: JobProgress = { done: 0, failed: 0, total: workload.length, hits: 0, lookups: 0 };
   const startedAt = performance.now();
+  const rssAtStart = process.memoryUsage.rss();
+  let peakRss = rssAtStart;
+  const sampleRss = (): void => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
+  // Resident memory of every thread, sampled: the peak is what a host must have room for.
+  const rssSampler = setInterval(sampleRss, 250);
+  rssSampler.unref();
   const runOne = async (item: WorkloadTask): Promise<void> => {
     const taskId = `w${item.index}`;
     let ok = true;
@@ -187,6 +199,8 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
       }),
     );
   } finally {
+    clearInterval(rssSampler);
+    sampleRss();
     runtime.reporter.off('cache:stats', onStats);
     runtime.reporter.off('flood:cooldown', onFlood);
     runtime.reporter.off('task:retry', onRetry);
@@ -226,6 +240,8 @@ export async function runWorkload(runtime: FleetRuntime, workload: readonly Work
     wallMs,
     tasksPerSecond: ran / (wallMs / 1000),
     telegramSeconds: wallMs / 1000 / runtime.timeScale,
+    peakRssBytes: peakRss,
+    rssPerAccountBytes: (peakRss - rssAtStart) / Math.max(1, new Set(workload.map((item) => item.account)).size),
     records,
   };
 }
