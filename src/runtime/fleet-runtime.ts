@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionCounts } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
-import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
+import type { AccountCredentials, TaskOutcome, TaskPayload, TelegramSettings } from '../channel/protocol.js';
 import { reviveError, serializeError } from '../channel/remote-error.js';
 import { RuntimeClosedError, WorkerCrashedError } from '../task-errors.js';
 import { ConfigError, loadConfig, type FleetConfig } from '../config/config.js';
@@ -105,6 +105,8 @@ export class FleetRuntime {
   private readonly singleFlight: SingleFlight;
   /** What every task's endpoint uses, made once rather than per task. */
   private readonly endpointServices: AccountEndpointServices;
+  /** What every task tells its worker about Telegram: the same for all, so made once. */
+  private readonly telegramSettings: TelegramSettings;
   private readonly running = new Map<string, RunningTask>();
   /** Ids of tasks queued or running. */
   private readonly inFlight = new Set<string>();
@@ -153,6 +155,17 @@ export class FleetRuntime {
       reporter: this.reporter,
       onCooldownChange: (account) => this.scheduler.cooldownChanged(account),
     });
+    this.telegramSettings = {
+      mode: config.telegram.mode,
+      ...(fleet.dcAddress && { dcAddress: fleet.dcAddress }),
+      callTimeoutMs: config.telegram.callTimeoutMs,
+      entityCache,
+      entityTtlMs: config.cache.entityTtlMs,
+      usernameTtlMs: config.cache.usernameTtlMs,
+      negativeTtlMs: config.cache.negativeTtlMs,
+      clientIdleTimeoutMs: config.runtime.clientIdleTimeoutMs,
+      maxClients: config.runtime.maxClientsPerWorker,
+    };
     this.endpointServices = {
       singleFlight: this.singleFlight,
       flood: this.flood,
@@ -350,13 +363,16 @@ export class FleetRuntime {
     const evictionsBefore = cache.accountStats(phone).evictions;
     const started = performance.now();
     const scope = this.registry.scope;
-    this.reporter.emit('task:start', { taskId, account: phone, task: options.task, cacheScope: scope, warmStart });
+    // Events nobody listens to and debug lines nobody reads are not even built: a no-op task costs little more than Piscina's round trip.
+    if (this.reporter.listenerCount('task:start') > 0) this.reporter.emit('task:start', { taskId, account: phone, task: options.task, cacheScope: scope, warmStart });
     // Per-task lines are debug: a fleet runs thousands of tasks and info is for lifecycle events.
-    if (scope === 'process' && this.logger.isLevelEnabled('debug')) {
-      const { size, hits, misses, evictions } = cache.stats();
-      this.logger.debug({ taskId, size, hits, misses, evictions }, 'process cache stats before the next task');
+    if (this.logger.isLevelEnabled('debug')) {
+      if (scope === 'process') {
+        const { size, hits, misses, evictions } = cache.stats();
+        this.logger.debug({ taskId, size, hits, misses, evictions }, 'process cache stats before the next task');
+      }
+      this.logger.debug({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
     }
-    this.logger.debug({ taskId, account: phone, task: options.task, cacheScope: scope, warmStart }, `Using ${scope} cache (warm_start=${warmStart})`);
 
     const endpoint = new AccountEndpoint(cache, phone, taskId, this.endpointServices);
     const served = new ServedTask(++this.bindingCounter, endpoint);
@@ -372,17 +388,7 @@ export class FleetRuntime {
       args: options.args,
       cacheScope: scope,
       binding: served.binding,
-      telegram: {
-        mode: this.config.telegram.mode,
-        ...(this.fleet.dcAddress && { dcAddress: this.fleet.dcAddress }),
-        callTimeoutMs: this.config.telegram.callTimeoutMs,
-        entityCache: this.entityCache,
-        entityTtlMs: this.config.cache.entityTtlMs,
-        usernameTtlMs: this.config.cache.usernameTtlMs,
-        negativeTtlMs: this.config.cache.negativeTtlMs,
-        clientIdleTimeoutMs: this.config.runtime.clientIdleTimeoutMs,
-        maxClients: this.config.runtime.maxClientsPerWorker,
-      },
+      telegram: this.telegramSettings,
       logLevel: this.config.logging.level,
     };
 
@@ -418,7 +424,7 @@ export class FleetRuntime {
       outcome = { ok: false, error: serializeError(thrown) };
     }
     if (outcome.ok) {
-      this.reporter.emit('task:end', { taskId, account: phone, task: options.task, durationMs });
+      if (this.reporter.listenerCount('task:end') > 0) this.reporter.emit('task:end', { taskId, account: phone, task: options.task, durationMs });
       return outcome.value;
     }
     const { error } = outcome;
@@ -538,6 +544,8 @@ export class FleetRuntime {
     endpoint: AccountEndpoint,
     task: { taskId: string; phone: string; task: string; warmStart: boolean; evictionsBefore: EvictionCounts; durationMs: number },
   ): void {
+    // In process scope the ledger must see every task, listened to or not.
+    if (cache.scope === 'task' && this.reporter.listenerCount('cache:stats') === 0) return;
     const after = cache.accountStats(task.phone);
     const { hits, misses, sets, invalidations, wasInvalidated } = endpoint.counters;
     this.reporter.emit('cache:stats', {
