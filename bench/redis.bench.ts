@@ -104,7 +104,7 @@ interface Server {
 
 async function channelServer(): Promise<Server> {
   const cache = new TelegramCache({ maxSize: 10_000, defaultTtlMs: 3_600_000, scope: 'process' });
-  KEYS.forEach((key, index) => cache.set(ACCOUNT, key, RECORDS[index]));
+  for (const [index, key] of KEYS.entries()) cache.set(ACCOUNT, key, RECORDS[index]);
   const services = { singleFlight: new SingleFlight(30_000), flood: new FloodControl({ timeScale: 1, resolvesPerMinute: 0 }) };
   const perWorker = Math.max(...LEVELS) / THREADS;
   const servers: ChannelServer[] = [];
@@ -202,10 +202,14 @@ function sweepTable(results: LevelResult[]): string {
       `${median(channel, (run) => run.serverUs).toFixed(1)} / ${median(redis, (run) => run.serverUs).toFixed(1)}`,
     ];
   });
-  return formatTable(['in flight', 'lookups/s, tgfleet / Redis', 'throughput ratio (min / median / max)', 'p50 µs, tgfleet / Redis', 'p99 µs, tgfleet / Redis', 'server CPU µs/call, main thread / redis-server'], rows, {
-    markdown: true,
-    alignRight: [0, 1, 2, 3, 4, 5],
-  });
+  return formatTable(
+    ['in flight', 'lookups/s, tgfleet / Redis', 'throughput ratio (min / median / max)', 'p50 µs, tgfleet / Redis', 'p99 µs, tgfleet / Redis', 'server CPU µs/call, main thread / redis-server'],
+    rows,
+    {
+      markdown: true,
+      alignRight: [0, 1, 2, 3, 4, 5],
+    },
+  );
 }
 
 /** Runs the sweep and returns the section of bench/RESULTS.md, or says why there is no Redis to compare with. */

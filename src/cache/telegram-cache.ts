@@ -705,7 +705,7 @@ export class TelegramCache<V = unknown> {
 
   /** Unlinks an entry from everything and frees its slot; the caller counts why it went. */
   private remove(slot: number): void {
-    const state = (this.ownerAt(slot) as AccountState);
+    const state = this.ownerAt(slot) as AccountState;
     this.unlinkList(slot);
     this.accountUnlink(state, slot);
     this.unplace(slot);
@@ -776,7 +776,7 @@ export class TelegramCache<V = unknown> {
   }
 
   private evictSlot(slot: number): void {
-    const state = (this.ownerAt(slot) as AccountState);
+    const state = this.ownerAt(slot) as AccountState;
     this.remove(slot);
     this.evicted(state, slot, 'capacity');
   }

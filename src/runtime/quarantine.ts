@@ -36,5 +36,4 @@ export class CrashQuarantine {
     this.crashTimes.delete(account);
     return 'quarantine';
   }
-
 }
