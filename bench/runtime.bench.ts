@@ -11,7 +11,7 @@ import { defaultConfig, type FleetConfig } from '../src/config/config.js';
 import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
-import { resolveTaskModule } from '../src/runtime/module-paths.js';
+import { resolveTaskModule } from '../src/module-paths.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { ChannelOp, ChannelWorkerData } from './channel-worker.js';
 import { sampleRecords } from './sample-records.js';
@@ -114,10 +114,22 @@ function comparisonTable(comparisons: Comparison[], subject: string, peer: strin
     const ratio = (pick: (times: BlockTimes) => number): number[] => ours.map((run, index) => pick(run) / pick(theirs[index] as BlockTimes));
     return [
       level,
-      spreadText(ours.map((run) => run.wall), us),
-      spreadText(theirs.map((run) => run.wall), us),
-      spreadText(ratio((run) => run.wall), times),
-      spreadText(ratio((run) => run.cpu), times),
+      spreadText(
+        ours.map((run) => run.wall),
+        us,
+      ),
+      spreadText(
+        theirs.map((run) => run.wall),
+        us,
+      ),
+      spreadText(
+        ratio((run) => run.wall),
+        times,
+      ),
+      spreadText(
+        ratio((run) => run.cpu),
+        times,
+      ),
       `${us(spreadOf(ours.map((run) => run.main)).median)} / ${us(spreadOf(theirs.map((run) => run.main)).median)}`,
     ];
   });

@@ -39,8 +39,9 @@ export {
   type LoadedConfig,
 } from './config/config.js';
 export { createLogger, silentLogger, redactSecrets, SECRET_FIELDS, type Logger, type CacheLogger, type LogLevel } from './telemetry/logger.js';
-export { FleetRuntime, WorkerCrashedError, type FleetRuntimeOptions, type RunOptions } from './runtime/fleet-runtime.js';
-export { Scheduler, QueueFullError, RuntimeClosedError, FloodCooldownError } from './runtime/scheduler.js';
+export { FleetRuntime, type FleetRuntimeOptions, type RunOptions } from './runtime/fleet-runtime.js';
+export { Scheduler } from './runtime/scheduler.js';
+export { FloodCooldownError, QueueFullError, RuntimeClosedError, TaskModuleError, TaskRevokedError, WorkerCrashedError } from './task-errors.js';
 export {
   Reporter,
   type ReporterEvents,
@@ -52,8 +53,7 @@ export {
   type EvictionEvent,
   type FloodCooldownEvent,
   type ListenerErrorEvent,
-} from './runtime/reporter.js';
-export { TaskModuleError } from './runtime/module-paths.js';
+} from './telemetry/reporter.js';
 export { RemoteTaskError, type SerializedError } from './channel/remote-error.js';
 export type { AccountCacheApi, CacheWrite, LookupResult } from './channel/protocol.js';
 export type { AccountCache } from './channel/channel-client.js';
@@ -64,4 +64,4 @@ export { createSimulatedClient, installSimulatedSender } from './telegram/simula
 export { generateWorkload, zipfSampler, workingSetSize, type WorkloadTask, type PeerUniverse } from './workload/workload.js';
 export { runWorkload, type JobResult, type JobProgress } from './workload/fleet-job.js';
 export { CachedTelegramClient, type TaskClient, type EntityTtls } from './telegram/cached-client.js';
-export { initStandaloneCache } from './telegram/standalone-cache.js';
+export { initStandaloneCache } from './runtime/standalone-cache.js';

@@ -6,7 +6,7 @@ import { packRecord, recordOf, unpackCacheValue, type EntityRecord } from '../sr
 import { createSimulatedClient } from '../src/telegram/simulated/simulated-sender.js';
 import { SimulatedTelegram, type SimulatedTelegramOptions } from '../src/telegram/simulated/simulated-telegram.js';
 import { createWorld, type WorldChannel, type WorldOptions, type WorldUser } from '../src/telegram/simulated/world.js';
-import { initStandaloneCache, type StandaloneCacheOptions } from '../src/telegram/standalone-cache.js';
+import { initStandaloneCache, type StandaloneCacheOptions } from '../src/runtime/standalone-cache.js';
 import { memoryLogger } from './helpers/runtime.js';
 
 const ALICE = '+15550000001';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkerCrashedError } from '../src/channel/task-errors.js';
+import { WorkerCrashedError } from '../src/task-errors.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { FleetMetrics } from '../src/telemetry/prometheus.js';
 import type { WaitsForGoArgs } from './fixtures/waits-for-go.js';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RemoteTaskError } from '../src/channel/remote-error.js';
-import { WorkerCrashedError, type FleetRuntime } from '../src/runtime/fleet-runtime.js';
-import { RuntimeClosedError } from '../src/runtime/scheduler.js';
+import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
+import { RuntimeClosedError, WorkerCrashedError } from '../src/task-errors.js';
 import { fixturePath, runSlow as slow } from './helpers/fixtures.js';
 import { accountPicker, startRuntime } from './helpers/runtime.js';
 import { settled } from './helpers/settled.js';

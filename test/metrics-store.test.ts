@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TelegramCacheScope } from '../src/cache/telegram-cache.js';
-import { Reporter } from '../src/runtime/reporter.js';
+import { Reporter } from '../src/telemetry/reporter.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { logCacheMetrics, METRICS_SCHEMA_VERSION, TASK_METRICS_TABLE } from '../src/telemetry/metrics-store.js';
 import { MetricsFileError, renderMetricsSummary, summarizeMetrics } from '../src/telemetry/metrics-summary.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TelegramCache } from '../src/cache/telegram-cache.js';
-import { Reporter } from '../src/runtime/reporter.js';
+import { Reporter } from '../src/telemetry/reporter.js';
 import { FleetMetrics, startMetricsServer, type FleetMetricsSource, type MetricsServer } from '../src/telemetry/prometheus.js';
 
 /** The sample lines of a scrape, keyed by name and labels as Prometheus prints them. */

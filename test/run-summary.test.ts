@@ -56,14 +56,18 @@ describe('tgfleet run stopped by a signal', () => {
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],
-  ] as const)('after %s, counts tasks done, failed and not run apart, and prints each distinct failure with its Telegram fields', async (signal, exitCode) => {
-    const { code, stdout } = await runUntilWaiting(config, 2, signal);
+  ] as const)(
+    'after %s, counts tasks done, failed and not run apart, and prints each distinct failure with its Telegram fields',
+    async (signal, exitCode) => {
+      const { code, stdout } = await runUntilWaiting(config, 2, signal);
 
-    expect(code).toBe(exitCode);
-    // Each account runs one task at a time: w0-w3 ended, w4 and w5 were waiting, w6-w9 still queued.
-    expect(stdout).toMatch(/^tasks +10 \(4 done, 2 failed, 4 not run\)$/m);
-    expect(stdout).toMatch(/^failed with +message +Telegram +tasks$/m);
-    expect(stdout).toMatch(/^RPCError +400: CHANNEL_PRIVATE \(caused by channels\.GetFullChannel\) +code 400, CHANNEL_PRIVATE +2$/m);
-    // A whole CLI process with its workers: slow to start on a loaded machine, so the bound is generous.
-  }, 90_000);
+      expect(code).toBe(exitCode);
+      // Each account runs one task at a time: w0-w3 ended, w4 and w5 were waiting, w6-w9 still queued.
+      expect(stdout).toMatch(/^tasks +10 \(4 done, 2 failed, 4 not run\)$/m);
+      expect(stdout).toMatch(/^failed with +message +Telegram +tasks$/m);
+      expect(stdout).toMatch(/^RPCError +400: CHANNEL_PRIVATE \(caused by channels\.GetFullChannel\) +code 400, CHANNEL_PRIVATE +2$/m);
+      // A whole CLI process with its workers: slow to start on a loaded machine, so the bound is generous.
+    },
+    90_000,
+  );
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RemoteTaskError } from '../src/channel/remote-error.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
-import { FloodCooldownError, QueueFullError } from '../src/runtime/scheduler.js';
+import { FloodCooldownError, QueueFullError } from '../src/task-errors.js';
 import type { CacheOpsArgs } from './fixtures/cache-ops.js';
 import type { SlowResult } from './fixtures/slow.js';
 import type { TelegramErrorArgs } from './fixtures/throws-telegram-error.js';

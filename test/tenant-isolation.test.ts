@@ -76,6 +76,8 @@ describe('tenants in config.yaml', () => {
   });
 
   it('refuse a tenant name that is not a plain word, naming the key', () => {
-    expect(() => parseConfig({ accounts: [{ phone: '+15550001111', api_id: 1, api_hash_env: 'H', session_env: 'S', tenant: 'a b' }] })).toThrow(/accounts\[0\]\.tenant.*1 to 64 letters, digits, dots, dashes or underscores/);
+    expect(() => parseConfig({ accounts: [{ phone: '+15550001111', api_id: 1, api_hash_env: 'H', session_env: 'S', tenant: 'a b' }] })).toThrow(
+      /accounts\[0\]\.tenant.*1 to 64 letters, digits, dots, dashes or underscores/,
+    );
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
-import { TaskModuleError } from '../src/runtime/module-paths.js';
+import { TaskModuleError } from '../src/task-errors.js';
 import { startRuntime } from './helpers/runtime.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

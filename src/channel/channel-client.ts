@@ -4,7 +4,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { AccountCacheApi, CacheValue, CacheWrite, LookupResult, TaskOutcome } from './protocol.js';
 import type { SerializedError } from './remote-error.js';
 import { travelsWhole } from './plain-data.js';
-import { TaskRevokedError } from './task-errors.js';
+import { TaskRevokedError } from '../task-errors.js';
 import { CALL } from './wire.js';
 import type { WorkerLink } from './worker-link.js';
 

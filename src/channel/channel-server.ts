@@ -3,7 +3,7 @@ import { expose, type Endpoint } from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { ACCOUNT_CACHE_METHODS, HOT_METHODS, type AccountCacheApi, type CacheWrite, type LookupResult, type TaskOutcome } from './protocol.js';
 import { serializeError, type SerializedError } from './remote-error.js';
-import { TaskRevokedError } from './task-errors.js';
+import { TaskRevokedError } from '../task-errors.js';
 import { CALL, CALL_STRIDE, REPLY } from './wire.js';
 
 const ALLOWED = new Set<string>(ACCOUNT_CACHE_METHODS);

@@ -5,11 +5,11 @@
  * alone would turn them all into plain Errors.
  */
 import { errors } from 'telegram';
-import { TaskModuleError } from '../runtime/module-paths.js';
-import { FloodCooldownError, QueueFullError, RuntimeClosedError } from '../runtime/scheduler.js';
+import { TaskModuleError } from '../task-errors.js';
+import { FloodCooldownError, QueueFullError, RuntimeClosedError } from '../task-errors.js';
 import { AuthKeyDuplicatedError, SessionRevokedError, TelegramCallTimeoutError, TelegramUnreachableError } from '../telegram/live/session-errors.js';
 import { TransportClosedError } from '../telegram/simulated/transport.js';
-import { TaskRevokedError, WorkerCrashedError } from './task-errors.js';
+import { TaskRevokedError, WorkerCrashedError } from '../task-errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 

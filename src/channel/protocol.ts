@@ -106,6 +106,10 @@ export interface TelegramSettings {
   usernameTtlMs: number;
   negativeTtlMs: number;
   entityTtlMs: number;
+  /** A client no task used for this long is disconnected; 0 never. */
+  clientIdleTimeoutMs: number;
+  /** Connected clients a worker holds at most. */
+  maxClients: number;
 }
 
 /** One task, as handed to a worker. */

@@ -5,7 +5,7 @@
  * join through, serves its status over HTTP, and runs until SIGINT or SIGTERM.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { FleetConfig } from '../config/config.js';
+import { type FleetConfig, type LoopbackFaultsConfig, parseConfig } from '../config/config.js';
 
 /** How the command reaches the rest of the CLI: its config reader and its error handling. */
 export interface DcCommandContext {
@@ -31,6 +31,45 @@ function seed(value: string): number {
   return parsed;
 }
 
+interface FaultFlags {
+  dropAfter?: string;
+  dropProbability?: string;
+  replyDelay?: string;
+  stall?: string[];
+  revoke?: string[];
+  unregister?: string[];
+  restartEvery?: string;
+}
+
+/**
+ * The fault flags over the config's `telegram.loopback.faults`: each flag given replaces its key,
+ * checked by the config's own schema, so a flag has the key's range and its error message.
+ * --revoke and --unregister together replace both of the config's lists of refused accounts.
+ */
+export function faultsWithFlags(faults: LoopbackFaultsConfig, flags: FaultFlags): LoopbackFaultsConfig {
+  const number = (value: string | undefined): number | string | undefined => (value === undefined || value.trim() === '' || Number.isNaN(Number(value)) ? value : Number(value));
+  const raw: Record<string, unknown> = {
+    drop_after_messages: number(flags.dropAfter),
+    drop_probability: number(flags.dropProbability),
+    reply_delay_ms: number(flags.replyDelay),
+    stalled_accounts: flags.stall,
+    revoked_accounts: flags.revoke,
+    unregistered_accounts: flags.unregister,
+    restart_every: number(flags.restartEvery),
+  };
+  const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
+  const parsed = parseConfig({ telegram: { loopback: { faults: given } } }, 'the tgfleet dc flags').config.telegram.loopback.faults;
+  const revoked = flags.revoke === undefined && flags.unregister === undefined ? faults.revokedAccounts : parsed.revokedAccounts;
+  return {
+    dropAfterMessages: flags.dropAfter === undefined ? faults.dropAfterMessages : parsed.dropAfterMessages,
+    dropProbability: flags.dropProbability === undefined ? faults.dropProbability : parsed.dropProbability,
+    replyDelayMs: flags.replyDelay === undefined ? faults.replyDelayMs : parsed.replyDelayMs,
+    stalledAccounts: flags.stall === undefined ? faults.stalledAccounts : parsed.stalledAccounts,
+    revokedAccounts: revoked,
+    restartEveryMs: flags.restartEvery === undefined ? faults.restartEveryMs : parsed.restartEveryMs,
+  };
+}
+
 /** `tgfleet dc`. The data centre's modules (and GramJS) load only when it runs. */
 export function registerDcCommand(program: Command, context: DcCommandContext): void {
   program
@@ -43,9 +82,17 @@ export function registerDcCommand(program: Command, context: DcCommandContext): 
     .option('--accounts <n>', 'accounts to issue sessions to (default: telegram.simulated.accounts)', count)
     .option('--sessions <file>', 'where the issued sessions go (default: telegram.loopback.sessions_file)')
     .option('--status-port <n>', 'port of the HTTP status endpoint (GET / gives JSON), 0 for a free one', port, 0)
-    .action(async (flags: { config?: string; host: string; port?: number; seed?: number; accounts?: number; sessions?: string; statusPort: number }) =>
+    .option('--drop-after <n>', 'drop a connection after this many messages, 0 never (telegram.loopback.faults.drop_after_messages)')
+    .option('--drop-probability <p>', 'chance of dropping a connection at each message, 0-1 (…faults.drop_probability)')
+    .option('--reply-delay <ms>', 'delay before each reply, 0-60000 ms (…faults.reply_delay_ms)')
+    .option('--stall <phones...>', 'accounts whose requests are read and never answered (…faults.stalled_accounts)')
+    .option('--revoke <phones...>', 'accounts answered SESSION_REVOKED (…faults.revoked_accounts)')
+    .option('--unregister <phones...>', 'accounts answered AUTH_KEY_UNREGISTERED (…faults.unregistered_accounts)')
+    .option('--restart-every <s>', 'restart the data centre this often, dropping every connection, 0-86400 s, 0 never (…faults.restart_every)')
+    .action(async (flags: { config?: string; host: string; port?: number; seed?: number; accounts?: number; sessions?: string; statusPort: number } & FaultFlags) =>
       context.guarded(async () => {
         const config = context.readConfig(flags.config);
+        config.telegram.loopback.faults = faultsWithFlags(config.telegram.loopback.faults, flags);
         if (flags.seed !== undefined) config.telegram.simulated.seed = flags.seed;
         if (flags.accounts !== undefined) config.telegram.simulated.accounts = flags.accounts;
         const sessionsFile = flags.sessions ?? config.telegram.loopback.sessionsFile;

@@ -2,7 +2,8 @@
 import '../runtime/quiet-web-storage.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfig, type FleetConfig, type LoadedConfig } from '../config/config.js';
-import { checkTaskModule, TaskModuleError } from '../runtime/module-paths.js';
+import { checkTaskModule } from '../module-paths.js';
+import { TaskModuleError } from '../task-errors.js';
 import { METRICS_GROUPS, type MetricsGroupBy } from '../telemetry/metrics-groups.js';
 import { registerDcCommand } from './dc-command.js';
 import { registerFleetCommands } from './fleet-commands.js';
@@ -26,7 +27,16 @@ function tenantFlag(value: string, tenants: Record<string, string[]>): Record<st
   const match = /^([^=]+)=(.+)$/.exec(value);
   if (match === null) throw new InvalidArgumentError('expected name=phone[,phone...], e.g. acme=+15550001111,+15550002222');
   const [, name, phones] = match as unknown as [string, string, string];
-  return { ...tenants, [name]: [...(tenants[name] ?? []), ...phones.split(',').map((phone) => phone.trim()).filter((phone) => phone !== '')] };
+  return {
+    ...tenants,
+    [name]: [
+      ...(tenants[name] ?? []),
+      ...phones
+        .split(',')
+        .map((phone) => phone.trim())
+        .filter((phone) => phone !== ''),
+    ],
+  };
 }
 
 /** A file or value the user named that cannot be used; exits 2 like a bad config. */

@@ -46,7 +46,15 @@ export function renderSummary(config: FleetConfig, result: JobResult, cache: boo
       ),
     );
   }
-  if (result.failures.length > 0) lines.push('', formatTable(['failed with', 'message', 'Telegram', 'tasks'], result.failures.map((failure) => [failure.name, failure.message, telegramFields(failure), failure.count]), { alignRight: [3] }));
+  if (result.failures.length > 0)
+    lines.push(
+      '',
+      formatTable(
+        ['failed with', 'message', 'Telegram', 'tasks'],
+        result.failures.map((failure) => [failure.name, failure.message, telegramFields(failure), failure.count]),
+        { alignRight: [3] },
+      ),
+    );
   return lines.join('\n');
 }
 

@@ -46,6 +46,10 @@ export interface RuntimeConfig {
   quarantineWindowMs: number;
   /** Accounts on workers of their own at most: each costs a thread. */
   maxQuarantined: number;
+  /** A worker disconnects an account's client unused for this long; 0 never does. */
+  clientIdleTimeoutMs: number;
+  /** Connected clients a worker holds at most; past it, the least recently used idle one is disconnected. */
+  maxClientsPerWorker: number;
 }
 
 export interface FloodConfig {
@@ -75,7 +79,20 @@ export interface LoopbackTelegramConfig {
   port: number;
   /** A `tgfleet dc` sessions file to join instead of running a data centre in this process; '' for none. */
   sessionsFile: string;
-  faults: { dropAfterMessages: number; dropProbability: number; replyDelayMs: number };
+  faults: LoopbackFaultsConfig;
+}
+
+/** `telegram.loopback.faults`: what the loopback data centre does wrong from its start. */
+export interface LoopbackFaultsConfig {
+  dropAfterMessages: number;
+  dropProbability: number;
+  replyDelayMs: number;
+  /** Accounts whose requests are read and never answered. */
+  stalledAccounts: string[];
+  /** Accounts answered SESSION_REVOKED or AUTH_KEY_UNREGISTERED. */
+  revokedAccounts: Record<string, 'SESSION_REVOKED' | 'AUTH_KEY_UNREGISTERED'>;
+  /** Between restarts of the data centre (every connection dropped, a new salt); 0 never. */
+  restartEveryMs: number;
 }
 
 export interface TelegramConfig {
@@ -174,6 +191,8 @@ export interface LoadedConfig {
 }
 
 const ms = (secondsValue: number): number => secondsValue * 1000;
+/** A phone as the data centre names its accounts: with the leading +, which the config may leave out. */
+const internationalPhone = (phone: string): string => (phone.startsWith('+') ? phone : `+${phone}`);
 
 function toAccount(account: LiveAccountConfig): AccountConfig {
   return {
@@ -229,6 +248,8 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
       quarantineCrashes: runtime.quarantine_crashes,
       quarantineWindowMs: ms(runtime.quarantine_window),
       maxQuarantined: runtime.max_quarantined,
+      clientIdleTimeoutMs: ms(runtime.client_idle_timeout),
+      maxClientsPerWorker: runtime.max_clients_per_worker,
     },
     flood: { onCooldown: flood.on_cooldown, resolvesPerMinute: flood.resolves_per_minute, retries: flood.retries },
     telegram: {
@@ -242,6 +263,12 @@ function toFleetConfig(raw: RawConfig): FleetConfig {
           dropAfterMessages: telegram.loopback.faults.drop_after_messages,
           dropProbability: telegram.loopback.faults.drop_probability,
           replyDelayMs: telegram.loopback.faults.reply_delay_ms,
+          stalledAccounts: telegram.loopback.faults.stalled_accounts.map(internationalPhone),
+          revokedAccounts: Object.fromEntries([
+            ...telegram.loopback.faults.revoked_accounts.map((phone) => [internationalPhone(phone), 'SESSION_REVOKED'] as const),
+            ...telegram.loopback.faults.unregistered_accounts.map((phone) => [internationalPhone(phone), 'AUTH_KEY_UNREGISTERED'] as const),
+          ]),
+          restartEveryMs: ms(telegram.loopback.faults.restart_every),
         },
       },
       simulated: {

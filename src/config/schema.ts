@@ -88,9 +88,11 @@ const MAX_PROCESS_BYTES = 64 * 1024 * MIB;
 export const TENANT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export const TENANT_NAME_RULE = '1 to 64 letters, digits, dots, dashes or underscores';
 
+const phoneNumber = z.string().regex(/^\+?[0-9]{5,15}$/, 'a phone number in international form, digits only, e.g. "+15550001111"');
+
 const liveAccount = z
   .object({
-    phone: z.string().regex(/^\+?[0-9]{5,15}$/, 'a phone number in international form, digits only, e.g. "+15550001111"'),
+    phone: phoneNumber,
     api_id: whole(1, 2 ** 31 - 1),
     api_hash: z
       .string()
@@ -226,6 +228,12 @@ export const configSchema = z.object({
       quarantine_crashes: whole(0, 1000).default(3),
       quarantine_window: between(1, 7 * 86_400, 's').default(600),
       max_quarantined: whole(0, 64).default(4),
+      client_idle_timeout: timerSeconds(0).default(300),
+      max_clients_per_worker: whole(1, 1_000_000).default(1000),
+    })
+    .refine((runtime) => runtime.max_clients_per_worker >= runtime.tasks_per_worker, {
+      message: 'max_clients_per_worker must be at least tasks_per_worker: every task a worker runs at once holds its account’s client',
+      path: ['max_clients_per_worker'],
     })
     .prefault({}),
   flood: z
@@ -252,6 +260,14 @@ export const configSchema = z.object({
               drop_after_messages: whole(0, 1_000_000).default(0),
               drop_probability: between(0, 1).default(0),
               reply_delay_ms: between(0, 60_000, 'ms').default(0),
+              stalled_accounts: z.array(phoneNumber).max(100_000).default([]),
+              revoked_accounts: z.array(phoneNumber).max(100_000).default([]),
+              unregistered_accounts: z.array(phoneNumber).max(100_000).default([]),
+              restart_every: between(0, 86_400, 's').default(0),
+            })
+            .refine((faults) => !faults.revoked_accounts.some((phone) => faults.unregistered_accounts.includes(phone)), {
+              message: 'an account is either revoked (SESSION_REVOKED) or unregistered (AUTH_KEY_UNREGISTERED), not both',
+              path: ['unregistered_accounts'],
             })
             .prefault({}),
         })

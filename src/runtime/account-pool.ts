@@ -5,7 +5,7 @@ import { ChannelServer, type ServedTask } from '../channel/channel-server.js';
 import { CrashRecord } from '../channel/crash-record.js';
 import type { TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
 import { isLinkOffer } from '../channel/wire.js';
-import { workerEntry } from './module-paths.js';
+import { workerEntry } from '../module-paths.js';
 
 export interface AccountPoolOptions {
   /** Worker threads, shared out among the tenants; 0 means one per core. */
@@ -279,7 +279,9 @@ export class AccountPool {
       await group.piscina.run({ ping: true });
       await Promise.allSettled(
         group.liveWorkerIds.map((worker) =>
-          group.piscina.run(Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask })),
+          group.piscina.run(
+            Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask }),
+          ),
         ),
       );
     };

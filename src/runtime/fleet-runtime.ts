@@ -4,7 +4,7 @@ import type { EvictionCounts } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
 import type { AccountCredentials, TaskOutcome, TaskPayload } from '../channel/protocol.js';
 import { reviveError, serializeError } from '../channel/remote-error.js';
-import { WorkerCrashedError } from '../channel/task-errors.js';
+import { RuntimeClosedError, WorkerCrashedError } from '../task-errors.js';
 import { ConfigError, loadConfig, type FleetConfig } from '../config/config.js';
 import { isMissingUsernameValue } from '../telegram/entity-record.js';
 import { onAbort } from './abort-fanout.js';
@@ -15,10 +15,10 @@ import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import type { ConnectionGate } from './connection-gate.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
-import { resolveTaskModule } from './module-paths.js';
-import { Reporter } from './reporter.js';
+import { resolveTaskModule } from '../module-paths.js';
+import { Reporter } from '../telemetry/reporter.js';
 import { RevokedAccounts } from './revoked-accounts.js';
-import { RequeueTask, RuntimeClosedError, Scheduler } from './scheduler.js';
+import { RequeueTask, Scheduler } from './scheduler.js';
 import { SingleFlight } from './single-flight.js';
 import { CrashQuarantine } from './quarantine.js';
 import { TENANT_NAME, TENANT_NAME_RULE } from '../config/schema.js';
@@ -57,8 +57,6 @@ export interface RunOptions<Args = unknown> {
   /** The id events and logs carry for this task, so a host can match them to its own jobs; unique among tasks in flight. Generated when absent. */
   taskId?: string;
 }
-
-export { WorkerCrashedError };
 
 /** How long shutdown waits for the workers' Telegram clients to disconnect before stopping the threads anyway. */
 const DISCONNECT_TIMEOUT_MS = 5000;
@@ -382,6 +380,8 @@ export class FleetRuntime {
         entityTtlMs: this.config.cache.entityTtlMs,
         usernameTtlMs: this.config.cache.usernameTtlMs,
         negativeTtlMs: this.config.cache.negativeTtlMs,
+        clientIdleTimeoutMs: this.config.runtime.clientIdleTimeoutMs,
+        maxClients: this.config.runtime.maxClientsPerWorker,
       },
       logLevel: this.config.logging.level,
     };
@@ -472,11 +472,17 @@ export class FleetRuntime {
     const { quarantineCrashes: crashes, quarantineWindowMs: windowMs, maxQuarantined } = this.config.runtime;
     if (verdict === 'stays') return;
     if (verdict === 'no-room') {
-      this.logger.warn({ account, crashes, windowMs, maxQuarantined }, `account ${account} keeps crashing workers (${detail}), but runtime.max_quarantined accounts are quarantined already: it stays on its shared worker`);
+      this.logger.warn(
+        { account, crashes, windowMs, maxQuarantined },
+        `account ${account} keeps crashing workers (${detail}), but runtime.max_quarantined accounts are quarantined already: it stays on its shared worker`,
+      );
       return;
     }
     this.pool.quarantine(account);
-    this.logger.warn({ account, crashes, windowMs, tenant: this.pool.tenant(account) }, `account ${account} crashed ${crashes} workers within ${windowMs / 1000} s (last: ${detail}): it runs on a worker of its own from now on`);
+    this.logger.warn(
+      { account, crashes, windowMs, tenant: this.pool.tenant(account) },
+      `account ${account} crashed ${crashes} workers within ${windowMs / 1000} s (last: ${detail}): it runs on a worker of its own from now on`,
+    );
     this.reporter.emit('account:quarantined', { account, crashes, windowMs, reason: detail });
   }
 

@@ -1,6 +1,6 @@
 import type { SerializedError } from '../channel/remote-error.js';
 import { LinkedQueue } from './linked-queue.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../telemetry/reporter.js';
 
 /**
  * A wait that Telegram imposes on the whole account. Other 420 errors (SLOWMODE_WAIT) concern one

@@ -1,10 +1,6 @@
+import { FloodCooldownError, QueueFullError, RuntimeClosedError } from '../task-errors.js';
 import { onAbort } from './abort-fanout.js';
 import { LinkedQueue, type QueueNode } from './linked-queue.js';
-
-/** Thrown when the scheduler's queue is full; the caller should slow down or retry later. */
-export class QueueFullError extends Error {
-  override readonly name = 'QueueFullError';
-}
 
 /**
  * Thrown by a task's start function to be queued again, at the front of its account's queue: the
@@ -12,23 +8,6 @@ export class QueueFullError extends Error {
  */
 export class RequeueTask extends Error {
   override readonly name = 'RequeueTask';
-}
-
-/** Thrown for a task submitted after shutdown began, or still queued when it did. */
-export class RuntimeClosedError extends Error {
-  override readonly name = 'RuntimeClosedError';
-}
-
-/** Thrown, in `fail` mode, for a task whose account is cooling down after a FLOOD_WAIT. */
-export class FloodCooldownError extends Error {
-  override readonly name = 'FloodCooldownError';
-  constructor(
-    readonly account: string,
-    /** Real milliseconds until the account may call Telegram again. */
-    readonly remainingMs: number,
-  ) {
-    super(`account ${account} is cooling down after a FLOOD_WAIT for another ${Math.ceil(remainingMs)} ms`);
-  }
 }
 
 export interface SchedulerOptions {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SerializedError } from '../channel/remote-error.js';
-import type { CacheStatsEvent, Reporter, TaskEndEvent, TaskErrorEvent } from '../runtime/reporter.js';
+import type { CacheStatsEvent, Reporter, TaskEndEvent, TaskErrorEvent } from './reporter.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /**

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionReason } from '../cache/telegram-cache.js';
-import type { CacheStatsEvent, EvictionEvent, FloodCooldownEvent, Reporter, TaskEndEvent } from '../runtime/reporter.js';
+import type { CacheStatsEvent, EvictionEvent, FloodCooldownEvent, Reporter, TaskEndEvent } from './reporter.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /** What the metrics read from a running fleet; a FleetRuntime fits it as it is. */

@@ -2,10 +2,10 @@ import type { ChannelClient } from '../channel/channel-client.js';
 import type { TaskOutcome, TaskPayload, WorkerReply } from '../channel/protocol.js';
 import { serializeError } from '../channel/remote-error.js';
 import type { WorkerLink } from '../channel/worker-link.js';
-import { importTaskModule } from '../runtime/module-paths.js';
+import { importTaskModule } from '../module-paths.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
-import { clientForTask } from './telegram-clients.js';
+import { clientForTask, releaseClient } from './telegram-clients.js';
 import { runInTask } from './task-scope.js';
 
 const loggers = new Map<string, Logger>();
@@ -47,6 +47,7 @@ async function loadTask(moduleUrl: string): Promise<TaskFunction> {
 export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<WorkerReply> {
   const channel = link.open(payload.binding);
   const outcome = await runInTask({ binding: payload.binding, channel }, () => outcomeOf(payload, channel));
+  releaseClient(payload, channel);
   return channel.finish(outcome);
 }
 

@@ -1,5 +1,5 @@
 import type { FleetRuntime } from '../runtime/fleet-runtime.js';
-import type { CacheStatsEvent, FloodCooldownEvent, TaskStartEvent } from '../runtime/reporter.js';
+import type { CacheStatsEvent, FloodCooldownEvent, TaskStartEvent } from '../telemetry/reporter.js';
 import type { WorkloadTask } from './workload.js';
 
 export interface JobProgress {

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { defaultConfig, type FleetConfig } from '../../src/config/config.js';
 import { FleetRuntime, type FleetRuntimeOptions } from '../../src/runtime/fleet-runtime.js';
-import type { ReporterEventName, ReporterEvents, Reporter } from '../../src/runtime/reporter.js';
+import type { ReporterEventName, ReporterEvents, Reporter } from '../../src/telemetry/reporter.js';
 import type { Logger } from '../../src/telemetry/logger.js';
 
 /** The defaults with quiet logs, the two workers the tests assume, and a grace period a test can wait out. */

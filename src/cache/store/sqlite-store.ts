@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { compiled } from '../../runtime/module-paths.js';
+import { compiled } from '../../module-paths.js';
 import type { CacheLogger } from '../../telemetry/logger.js';
 import type { CacheStore, StoreBounds, StoredEntry, StoreTouch, StoreWrite } from './cache-store.js';
 import type { MovedAside, SqliteFile } from './sqlite-file.js';

@@ -20,6 +20,8 @@ export interface DcFaultOptions {
   stalledAccounts?: readonly string[];
   /** Accounts whose session the server no longer accepts. */
   revokedAccounts?: Readonly<Record<string, RevocationReason>>;
+  /** Restart the data centre this often, in ms, as a crash and a quick recovery would (0: never). */
+  restartEveryMs?: number;
   seed?: number;
 }
 

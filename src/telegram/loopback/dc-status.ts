@@ -9,14 +9,16 @@ import type { AddressInfo } from 'node:net';
 import type { LoopbackDc } from './loopback-dc.js';
 
 export interface DcStatus {
-  address: { host: string; port: number };
+  /** Null while it is down: a timed restart could not listen again, for `restartError`. */
+  address: { host: string; port: number } | null;
+  restartError: string | null;
   openConnections: number;
   counters: LoopbackDc['counters'];
   accounts: ReturnType<LoopbackDc['accountConnections']>;
 }
 
 export function dcStatus(dc: LoopbackDc): DcStatus {
-  return { address: dc.address, openConnections: dc.openConnections, counters: { ...dc.counters }, accounts: dc.accountConnections() };
+  return { address: dc.listening ? dc.address : null, restartError: dc.restartError, openConnections: dc.openConnections, counters: { ...dc.counters }, accounts: dc.accountConnections() };
 }
 
 export interface DcStatusServer {

@@ -31,7 +31,20 @@ function newSalt(): bigint {
 }
 
 function zeroCounters(): DcCounters {
-  return { connections: 0, messages: 0, rpcCalls: 0, badSalts: 0, newSessions: 0, drops: 0, duplicateAuthKeys: 0, unknownAuthKeys: 0, revokedAnswers: 0, gzippedRequests: 0, gzippedResults: 0 };
+  return {
+    connections: 0,
+    messages: 0,
+    rpcCalls: 0,
+    badSalts: 0,
+    newSessions: 0,
+    drops: 0,
+    duplicateAuthKeys: 0,
+    unknownAuthKeys: 0,
+    revokedAnswers: 0,
+    gzippedRequests: 0,
+    gzippedResults: 0,
+    restarts: 0,
+  };
 }
 
 /** Microseconds apart from the last one, so ids stay unique and increasing however fast they are asked for. */
@@ -60,6 +73,10 @@ export class LoopbackDc {
   private readonly connections = new Set<MtprotoConnection>();
   /** AUTH_KEY_DUPLICATED answers by account: the moments its key was in use on two connections at once. */
   private readonly duplicatesByAccount = new Map<string, number>();
+  private readonly restartEveryMs: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Why a timed restart could not listen again (its port was taken meanwhile); the data centre then stays down. */
+  restartError: string | null = null;
   private readonly msgIds = new MessageIds();
   private readonly context: DcContext;
 
@@ -71,6 +88,7 @@ export class LoopbackDc {
     if (!isLoopback(this.host)) throw new Error(`the loopback data centre listens on loopback addresses only (127.x.x.x, ::1, localhost), not ${this.host}`);
     this.requestedPort = options.port ?? 0;
     this.faults = new DcFaults(options.faults);
+    this.restartEveryMs = options.faults?.restartEveryMs ?? 0;
     this.context = this.makeContext();
   }
 
@@ -78,6 +96,10 @@ export class LoopbackDc {
   get address(): { host: string; port: number } {
     if (this.server === undefined) throw new Error('the loopback data centre is not listening: call start() first');
     return { host: this.host, port: (this.server.address() as AddressInfo).port };
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
   }
 
   get openConnections(): number {
@@ -103,6 +125,20 @@ export class LoopbackDc {
   }
 
   async start(): Promise<this> {
+    await this.listen();
+    if (this.restartEveryMs > 0 && this.restartTimer === undefined) {
+      this.restartTimer = setInterval(() => {
+        this.restart().catch((error: unknown) => {
+          clearInterval(this.restartTimer);
+          this.restartError = (error as Error).message;
+        });
+      }, this.restartEveryMs);
+      this.restartTimer.unref();
+    }
+    return this;
+  }
+
+  private async listen(): Promise<void> {
     const server = createServer((socket: Socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,7 +150,6 @@ export class LoopbackDc {
     this.server = server;
     // A restart comes back on the same port, so issued sessions stay valid.
     this.requestedPort = (server.address() as AddressInfo).port;
-    return this;
   }
 
   /** Gives each account an auth key (kept if it has one) and returns the sessions that carry them. */
@@ -136,13 +171,20 @@ export class LoopbackDc {
 
   /** Drops every connection (as a crash would) and listens again on the same port with a new salt. */
   async restart(): Promise<void> {
-    await this.stop();
+    await this.close();
     this.salt = newSalt();
-    await this.start();
+    this.counters.restarts++;
+    await this.listen();
   }
 
-  /** Closes the listener and drops every connection. */
+  /** Closes the listener and drops every connection; restarts on a timer end too. */
   async stop(): Promise<void> {
+    clearInterval(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.close();
+  }
+
+  private async close(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     for (const connection of [...this.connections]) connection.drop();

@@ -76,6 +76,8 @@ export interface DcCounters {
   revokedAnswers: number;
   gzippedRequests: number;
   gzippedResults: number;
+  /** Restarts of the data centre (telegram.loopback.faults.restart_every, or a test's restart()). */
+  restarts: number;
 }
 
 interface Outgoing {

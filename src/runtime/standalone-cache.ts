@@ -9,11 +9,11 @@ import { TelegramCache, type Clock } from '../cache/telegram-cache.js';
 import type { AccountCache } from '../channel/channel-client.js';
 import { ACCOUNT_CACHE_METHODS, type AccountCacheApi } from '../channel/protocol.js';
 import { defaultConfig } from '../config/config.js';
-import { AccountEndpoint } from '../runtime/account-endpoint.js';
-import { FloodControl } from '../runtime/flood-control.js';
-import { SingleFlight } from '../runtime/single-flight.js';
+import { AccountEndpoint } from './account-endpoint.js';
+import { FloodControl } from './flood-control.js';
+import { SingleFlight } from './single-flight.js';
 import type { CacheLogger } from '../telemetry/logger.js';
-import { CachedTelegramClient, type EntityTtls } from './cached-client.js';
+import { CachedTelegramClient, type EntityTtls } from '../telegram/cached-client.js';
 
 export interface StandaloneCacheOptions extends Partial<EntityTtls> {
   /** Defaults to a task cache's size; the TTLs default as in config.yaml. */

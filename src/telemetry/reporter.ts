@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { EvictionReason, TelegramCacheScope } from '../cache/telegram-cache.js';
 import type { SerializedError } from '../channel/remote-error.js';
-import type { Logger } from '../telemetry/logger.js';
+import type { Logger } from './logger.js';
 
 export interface TaskStartEvent {
   taskId: string;

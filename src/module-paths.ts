@@ -1,3 +1,4 @@
+import { TaskModuleError } from './task-errors.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * importTaskModule gives each thread the loader it needs.
  */
 const fromSource = import.meta.url.endsWith('.ts');
-const distRoot = new URL(fromSource ? '../../dist/' : '../../', import.meta.url);
+const distRoot = new URL(fromSource ? '../dist/' : '../', import.meta.url);
 
 /** A module of dist/, by its path there: what a worker thread is started from. */
 export function compiled(relative: string): URL {
@@ -23,11 +24,6 @@ export function compiled(relative: string): URL {
 
 export function workerEntry(): { filename: string } {
   return { filename: fileURLToPath(compiled('workers/account-worker.js')) };
-}
-
-/** A task module that cannot run: not found, not loadable, or without a function as its default export. */
-export class TaskModuleError extends Error {
-  override readonly name = 'TaskModuleError';
 }
 
 /** The names of the example tasks shipped in tasks/. */
