@@ -59,4 +59,8 @@ try {
 }
 console.log(summary('hung task, timeoutMs 1000: caller settled after', hung));
 console.log(summary('30 s CPU loop, timeoutMs 1000: another account’s task on its worker done after', held));
-console.log(`load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+console.log(
+  `load average ${loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ')}`,
+);
