@@ -1,8 +1,12 @@
+import { errors } from 'telegram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemoteTaskError } from '../src/channel/remote-error.js';
 import { FleetClient } from '../src/fleet/fleet-client.js';
 import { simulatedPhones } from '../src/runtime/accounts.js';
 import type { FleetCallsArgs, FleetCallsResult } from './fixtures/fleet-calls.js';
+import type { ThrowsClassArgs } from './fixtures/throws-class.js';
 import type { TelegramErrorArgs } from './fixtures/throws-telegram-error.js';
+import { TelegramCallTimeoutError } from '../src/telegram/live/session-errors.js';
 import { fixturePath } from './helpers/fixtures.js';
 import { completedTwice, fleetDatabaseProblem, FleetTables, HostProcess, orderViolations, testFleet, untilStatus, type TestFleet } from './helpers/fleet.js';
 
@@ -42,6 +46,18 @@ describe.skipIf(problem !== null)('FleetClient.submit', () => {
       args: { name: 'RPCError', message: '400: CHANNEL_PRIVATE', code: 400, errorMessage: 'CHANNEL_PRIVATE' },
     });
     await expect(failing).rejects.toMatchObject({ name: 'RPCError', code: 400, errorMessage: 'CHANNEL_PRIVATE' });
+  });
+
+  it("rejects with the worker's own error classes, as a caller on the host gets them", async () => {
+    const thrown = (args: ThrowsClassArgs): Promise<unknown> => client.submit<never, ThrowsClassArgs>({ account: first, task: fixturePath('throws-class'), args }).catch((error: unknown) => error);
+    const [flood, timeout, own] = await Promise.all([thrown('flood-wait'), thrown('tgfleet'), thrown('own-class')]);
+    expect(flood).toBeInstanceOf(errors.FloodWaitError);
+    expect(flood).toMatchObject({ code: 420, errorMessage: 'FLOOD', seconds: 30 });
+    expect(timeout).toBeInstanceOf(TelegramCallTimeoutError);
+    expect(timeout).toMatchObject({ account: first, timeoutMs: 1500 });
+    // A class only the task knows cannot be rebuilt: it arrives as a RemoteTaskError with its name.
+    expect(own).toBeInstanceOf(RemoteTaskError);
+    expect(own).toMatchObject({ name: 'ReportError', message: 'the report failed' });
   });
 
   it('rejects a task for an account no host knows, naming it', async () => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { RemoteTaskError, type SerializedError } from '../channel/remote-error.js';
+import { reviveError, type SerializedError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig } from '../config/config.js';
 import { connectionUrl } from '../config/postgres-url.js';
 import { FleetQueue, type FinishedJob, type FleetOutcome } from './fleet-queue.js';
@@ -135,7 +135,8 @@ export class FleetClient {
     if (job.state === 'completed') {
       const outcome = job.output as FleetOutcome;
       if (outcome.ok) this.settle(job.id, (waiter) => waiter.resolve(outcome.value));
-      else this.settle(job.id, (waiter) => waiter.reject(new RemoteTaskError(outcome.error as SerializedError)));
+      // Rebuilt as its own class (a FloodWaitError stays one), as the runtime gives it to a caller on the host.
+      else this.settle(job.id, (waiter) => waiter.reject(reviveError(outcome.error as SerializedError)));
       return;
     }
     this.settle(job.id, (waiter) => waiter.reject(new FleetTaskFailedError(`task ${job.id} was ${job.state} by the fleet after its hosts lost it ${this.config.fleet.retryLimit} times`)));
