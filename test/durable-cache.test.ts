@@ -93,9 +93,14 @@ describe('the durable tier under the process cache', () => {
     const file = freshFile();
     const cache = cacheOn(file, { isNegative: (value) => value === 'missing' });
     await cache.ready;
+    cache.set('+1', 'p:waits', 'peer that waits');
     cache.set('+1', 'u:gone', 'missing');
+    cache.delete('+1', 'p:old');
     const other = await reader(file);
     await until(async () => (await keysIn(other, '+1', ['u:gone'])).length === 1);
+    // What is not urgent waits for its batch, so a task's rewrites of a key meet there.
+    expect(await keysIn(other, '+1', ['p:waits'])).toEqual([]);
+    expect(cache.storeStats()).toMatchObject({ written: 1, queued: 1 });
   });
 
   it('answers a miss from the store with one request for the keys missed in one turn, and promotes what it found', async () => {
@@ -142,6 +147,11 @@ describe('the durable tier under the process cache', () => {
     await cache.readThrough('+1', ['p:1', 'p:3']);
     expect(store.requests - reading).toBe(1);
     expect(cache.get('+1', 'p:1')).toBe('peer one');
+    // An invalidated key is gone from the store too: its miss is not read either.
+    cache.delete('+1', 'p:1');
+    const invalidated = store.requests;
+    expect(cache.readThrough('+1', ['p:1'])).toBeUndefined();
+    expect(store.requests).toBe(invalidated);
   });
 
   it('follows a stored username to its peer, so the name is served as one entry after a restart', async () => {

@@ -123,10 +123,14 @@ export class DurableTelegramCache<V = unknown> extends TelegramCache<V> {
     return stored;
   }
 
-  /** The store may hold the key even when memory no longer does: it is deleted there either way. */
+  /**
+   * The store may hold the key even when memory no longer does: it is deleted there either way,
+   * and its next miss costs no read (until the delete is through, a read would not promote it).
+   */
   override delete(account: string, key: string): boolean {
     const existed = super.delete(account, key);
     this.writeBehind.delete(account, [key]);
+    if (this.known?.get(account)?.delete(key) === true) this.knownCount--;
     return existed;
   }
 

@@ -33,6 +33,9 @@ const MAX_BACKOFF_MS = 30_000;
 
 const idOf = (account: string, key: string): string => `${account}\u0000${key}`;
 
+/** Everything queued, or only the deletes and the urgent writes (the rest waits for the batch, where rewrites of a key meet). */
+type FlushScope = 'all' | 'urgent';
+
 /**
  * Writes reach the store in batches, one per interval, so the hot path pays a map insert instead
  * of a round trip. Deletes and writes marked urgent go in the same turn: an invalidated peer must
@@ -42,6 +45,8 @@ const idOf = (account: string, key: string): string => `${account}\u0000${key}`;
  */
 export class WriteBehind {
   private writes = new Map<string, PendingWrite>();
+  /** Writes among `writes` that go in the same turn, not with the next batch. */
+  private readonly urgent = new Set<string>();
   private touches = new Map<string, Set<string>>();
   private touchCount = 0;
   /** Keys whose delete has not reached the store yet: a read of the store must not bring them back. */
@@ -51,7 +56,8 @@ export class WriteBehind {
   private timer: NodeJS.Timeout | null = null;
   private soon = false;
   private flushing: Promise<void> | null = null;
-  private again = false;
+  /** What to send once the flush under way is done: a flush asked for meanwhile. */
+  private again: FlushScope | null = null;
   private failures = 0;
   private closed = false;
   private readonly counts = { written: 0, dropped: 0, failedFlushes: 0 };
@@ -78,7 +84,9 @@ export class WriteBehind {
     this.writes.delete(id);
     this.writes.set(id, write);
     this.trim();
-    if (urgent) this.flushSoon();
+    if (!urgent) return;
+    this.urgent.add(id);
+    this.flushSoon();
   }
 
   /** The write of a key still waiting for its batch. */
@@ -107,7 +115,9 @@ export class WriteBehind {
       this.deletes.set(account, gone);
     }
     for (const key of keys) {
-      this.writes.delete(idOf(account, key));
+      const id = idOf(account, key);
+      this.writes.delete(id);
+      this.urgent.delete(id);
       gone.add(key);
     }
     this.flushSoon();
@@ -115,7 +125,11 @@ export class WriteBehind {
 
   deleteAccount(account: string): void {
     if (this.closed) return;
-    for (const [id, write] of this.writes) if (write.account === account) this.writes.delete(id);
+    for (const [id, write] of this.writes) {
+      if (write.account !== account) continue;
+      this.writes.delete(id);
+      this.urgent.delete(id);
+    }
     this.deletes.delete(account);
     this.touches.delete(account);
     this.accountDeletes.add(account);
@@ -127,18 +141,17 @@ export class WriteBehind {
     return this.accountDeletes.has(account) || this.deletes.get(account)?.has(key) === true;
   }
 
-  /** Writes what is queued now; resolves when the store took it or refused it. */
-  flush(): Promise<void> {
+  /** Writes what is queued now (or only what is urgent); resolves when the store took it or refused it. */
+  flush(scope: FlushScope = 'all'): Promise<void> {
     if (this.flushing !== null) {
-      this.again = true;
+      this.again = this.again === 'all' ? 'all' : scope;
       return this.flushing;
     }
-    this.flushing = this.send().finally(() => {
+    this.flushing = this.send(scope).finally(() => {
       this.flushing = null;
-      if (this.again) {
-        this.again = false;
-        void this.flush();
-      }
+      const again = this.again;
+      this.again = null;
+      if (again !== null) void this.flush(again);
     });
     return this.flushing;
   }
@@ -148,7 +161,7 @@ export class WriteBehind {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     while (this.flushing !== null) await this.flushing;
-    if (this.store !== null) await this.send();
+    if (this.store !== null) await this.send('all');
     this.closed = true;
     const left = this.writes.size;
     if (left > 0) {
@@ -156,6 +169,7 @@ export class WriteBehind {
       this.options.logger?.warn({ dropped: left, droppedInAll: this.counts.dropped }, 'the cache store did not take the last writes before shutdown; they are dropped');
     }
     this.writes.clear();
+    this.urgent.clear();
     this.touches.clear();
   }
 
@@ -164,7 +178,7 @@ export class WriteBehind {
     this.soon = true;
     queueMicrotask(() => {
       this.soon = false;
-      void this.flush();
+      void this.flush('urgent');
     });
   }
 
@@ -193,16 +207,19 @@ export class WriteBehind {
     }
   }
 
-  private async send(): Promise<void> {
+  private async send(scope: FlushScope): Promise<void> {
     const store = this.store;
     if (store === null) return;
     const accountDeletes = [...this.accountDeletes];
     const deletes = [...this.deletes].map(([account, keys]) => [account, [...keys]] as const);
-    const writes = this.writes;
-    const touches = this.touches;
-    this.writes = new Map();
-    this.touches = new Map();
-    this.touchCount = 0;
+    const writes = scope === 'all' ? this.writes : this.takeUrgent();
+    const touches = scope === 'all' ? this.touches : new Map<string, Set<string>>();
+    this.urgent.clear();
+    if (scope === 'all') {
+      this.writes = new Map();
+      this.touches = new Map();
+      this.touchCount = 0;
+    }
     try {
       for (const account of accountDeletes) {
         await store.deleteAccount(account);
@@ -238,6 +255,18 @@ export class WriteBehind {
       }
       this.schedule(this.nextDelay());
     }
+  }
+
+  /** The urgent writes, out of the queue. */
+  private takeUrgent(): Map<string, PendingWrite> {
+    const taken = new Map<string, PendingWrite>();
+    for (const id of this.urgent) {
+      const write = this.writes.get(id);
+      if (write === undefined) continue;
+      taken.set(id, write);
+      this.writes.delete(id);
+    }
+    return taken;
   }
 
   /** A refused batch goes back under the writes queued meanwhile, which are newer. */
