@@ -94,13 +94,17 @@ export class ChannelClient implements AccountCache {
   }
 
   /**
-   * @internal Rejects when the main thread gives up on the task, so the worker stops waiting for
-   * it: the task's code may go on, but it no longer takes a place on the worker.
+   * @internal Settles as `work` does, unless the main thread gives up on the task first: then it
+   * rejects, so the worker stops waiting for the task. The task's code may go on, but it no
+   * longer takes a place on the worker. One promise, where a race would make three.
    */
-  revoked(): Promise<never> {
-    return new Promise<never>((_, reject) => {
-      if (this.revokedWith !== null) reject(this.revokedWith);
-      else this.onRevoked = reject;
+  unlessRevoked<T>(work: T | Promise<T>): Promise<T> {
+    if (this.revokedWith !== null) return Promise.reject(this.revokedWith);
+    return new Promise<T>((resolve, reject) => {
+      this.onRevoked = reject;
+      // A task module in plain JavaScript may return its result rather than a promise of it.
+      if (work instanceof Promise) work.then(resolve, reject);
+      else resolve(work);
     });
   }
 
@@ -137,8 +141,12 @@ export class ChannelClient implements AccountCache {
    * the link (the last thing the task says there) and hands back `ended`. Either way every call of
    * the task was answered first, so the main thread has seen its writes before its end.
    */
-  async finish(outcome: TaskOutcome): Promise<TaskOutcome | 'ended'> {
-    await this.flush();
+  finish(outcome: TaskOutcome): Promise<TaskOutcome | 'ended'> {
+    if (this.inFlight > 0) return this.flush().then(() => this.end(outcome));
+    return Promise.resolve(this.end(outcome));
+  }
+
+  private end(outcome: TaskOutcome): TaskOutcome | 'ended' {
     const whole = !this.closed && (!outcome.ok || travelsWhole(outcome.value));
     if (!this.closed && !whole) this.link.notify(this.binding, CALL.end, outcome);
     this.closeNow();

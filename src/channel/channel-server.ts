@@ -76,10 +76,6 @@ function refused(): never {
  * attached to the link of the worker the task was placed on.
  */
 export class ServedTask {
-  /** Settles with the task's outcome when the worker reports its end, or rejects if the worker's link goes away first. */
-  readonly ended: Promise<TaskOutcome>;
-  /** @internal */ resolveEnd!: (outcome: TaskOutcome) => void;
-  /** @internal */ rejectEnd!: (error: Error) => void;
   /** The worker thread the task was placed on; null until the pool places it. */
   threadId: number | null = null;
   /** The worker said it received the task's abort, so its event loop turns. */
@@ -90,17 +86,46 @@ export class ServedTask {
   private pendingAbort: string | null = null;
   private coldPort: MessagePort | null = null;
   private released = false;
+  /**
+   * How the task's end arrived on the link, kept until someone asks for `ended`: most tasks
+   * report their outcome in Piscina's reply instead, and a promise made for each of them would
+   * only be garbage.
+   */
+  private end: { outcome: TaskOutcome } | { error: Error } | null = null;
+  private endPromise: Promise<TaskOutcome> | null = null;
+  private endWaiter: { resolve: (outcome: TaskOutcome) => void; reject: (error: Error) => void } | null = null;
 
   constructor(
     readonly binding: number,
     readonly api: AccountCacheApi,
-  ) {
-    this.ended = new Promise<TaskOutcome>((resolve, reject) => {
-      this.resolveEnd = resolve;
-      this.rejectEnd = reject;
-    });
-    // The runtime awaits `ended` only after the run came back; a link lost before that is reported by the run itself.
-    this.ended.catch(() => undefined);
+  ) {}
+
+  /** Settles with the task's outcome when the worker reports its end on the link, or rejects if the worker's link goes away first. */
+  get ended(): Promise<TaskOutcome> {
+    if (this.endPromise === null) {
+      const end = this.end;
+      this.endPromise =
+        end === null
+          ? new Promise<TaskOutcome>((resolve, reject) => {
+              this.endWaiter = { resolve, reject };
+            })
+          : 'outcome' in end
+            ? Promise.resolve(end.outcome)
+            : Promise.reject(end.error);
+    }
+    return this.endPromise;
+  }
+
+  /** @internal */ resolveEnd(outcome: TaskOutcome): void {
+    if (this.end !== null) return;
+    this.end = { outcome };
+    this.endWaiter?.resolve(outcome);
+  }
+
+  /** @internal */ rejectEnd(error: Error): void {
+    if (this.end !== null) return;
+    this.end = { error };
+    this.endWaiter?.reject(error);
   }
 
   /** Answers the task's calls on `server`'s link from now on; an abort that came first is sent now. */

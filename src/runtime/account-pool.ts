@@ -29,8 +29,8 @@ interface WorkerGroup {
   threads: number;
   piscina: Piscina<WorkerPayload, WorkerReply>;
   readyWorkers: number;
-  /** The workers Piscina last offered the group's balancer. */
-  liveWorkerIds: number[];
+  /** The workers Piscina last offered the group's balancer; their state is read live from these views. */
+  lastOffered: PiscinaWorkerView[];
 }
 
 /** The affinity key rides on the task object where Piscina hands it to the balancer. */
@@ -38,8 +38,8 @@ interface AccountTask {
   account: string | null;
   /** A message for one particular worker (the shutdown disconnect). */
   worker?: number;
-  /** Told which worker the task goes to, so its cache binding opens on that worker's link only. */
-  place?: (threadId: number) => void;
+  /** The task's binding, opened on the link of the worker it goes to, and on that one only. */
+  served?: ServedTask;
 }
 
 /** How a worker died, as read the moment Piscina gave it up, before it failed the worker's tasks. */
@@ -117,7 +117,7 @@ export class AccountPool {
       name,
       threads,
       readyWorkers: 0,
-      liveWorkerIds: [],
+      lastOffered: [],
       piscina: new Piscina({
         filename: entry.filename,
         minThreads: threads,
@@ -203,32 +203,40 @@ export class AccountPool {
    * Resolves when the worker has sent the task's outcome (read it from `served.ended`).
    */
   run(payload: TaskPayload, account: string, served: ServedTask): Promise<WorkerReply> {
-    let placed = false;
-    const place = (threadId: number): void => {
-      placed = true;
-      this.placedOf.set(account, (this.placedOf.get(account) ?? 0) + 1);
-      served.threadId = threadId;
-      let held = this.residents.get(threadId);
-      if (held === undefined) {
-        held = new Set();
-        this.residents.set(threadId, held);
-      }
-      held.add(served);
-      const server = this.links.get(threadId);
-      if (server !== undefined) served.attach(server);
-      else this.awaitingLink.set(threadId, [...(this.awaitingLink.get(threadId) ?? []), served]);
-    };
-    const task = Object.assign(payload, { [Piscina.queueOptionsSymbol]: { account, place } satisfies AccountTask });
-    const leave = (): void => {
-      if (served.threadId !== null) this.residents.get(served.threadId)?.delete(served);
-      if (!placed) return;
-      const left = (this.placedOf.get(account) ?? 1) - 1;
-      if (left > 0) this.placedOf.set(account, left);
-      else this.placedOf.delete(account);
-    };
-    const run = this.groupOf(account).piscina.run(task);
+    // A symbol-keyed property does not travel with the payload: structured clone skips it.
+    const options: AccountTask = { account, served };
+    (payload as unknown as Record<symbol, AccountTask>)[Piscina.queueOptionsSymbol] = options;
+    const run = this.groupOf(account).piscina.run(payload);
+    const leave = (): void => this.leave(account, served);
     run.then(leave, leave);
     return run;
+  }
+
+  private place(account: string, served: ServedTask, threadId: number): void {
+    this.placedOf.set(account, (this.placedOf.get(account) ?? 0) + 1);
+    served.threadId = threadId;
+    let held = this.residents.get(threadId);
+    if (held === undefined) {
+      held = new Set();
+      this.residents.set(threadId, held);
+    }
+    held.add(served);
+    const server = this.links.get(threadId);
+    if (server !== undefined) served.attach(server);
+    else {
+      const waiting = this.awaitingLink.get(threadId);
+      if (waiting === undefined) this.awaitingLink.set(threadId, [served]);
+      else waiting.push(served);
+    }
+  }
+
+  private leave(account: string, served: ServedTask): void {
+    // A task is placed once, when the balancer picks its worker; one never placed left nothing behind.
+    if (served.threadId === null) return;
+    this.residents.get(served.threadId)?.delete(served);
+    const left = (this.placedOf.get(account) ?? 1) - 1;
+    if (left > 0) this.placedOf.set(account, left);
+    else this.placedOf.delete(account);
   }
 
   /**
@@ -278,7 +286,7 @@ export class AccountPool {
       // A ping passes the balancer, which refreshes the list of live workers (one may have been replaced).
       await group.piscina.run({ ping: true });
       await Promise.allSettled(
-        group.liveWorkerIds.map((worker) =>
+        this.live(group.lastOffered).map(({ id: worker }) =>
           group.piscina.run(
             Object.assign({ disconnect: true as const, ...(accounts !== undefined && { accounts: [...accounts] }) }, { [Piscina.queueOptionsSymbol]: { account: null, worker } satisfies AccountTask }),
           ),
@@ -305,27 +313,45 @@ export class AccountPool {
 
   private pick(group: WorkerGroup, task: PiscinaTask, workers: PiscinaWorkerView[]): PiscinaWorkerView | null {
     group.readyWorkers = Math.max(group.readyWorkers, workers.length);
-    const live = workers.filter((worker) => !worker.terminating && !worker.destroyed && !this.stoppedFor.has(worker.id));
-    group.liveWorkerIds = live.map((worker) => worker.id);
+    group.lastOffered = workers;
     const options = (task as unknown as Record<symbol, AccountTask | null>)[Piscina.queueOptionsSymbol];
-    if (options?.worker !== undefined) return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
+    if (options?.worker !== undefined) {
+      const live = this.live(workers);
+      return live.find((worker) => worker.id === options.worker) ?? this.leastBusy(live);
+    }
     const account = options?.account ?? null;
-    if (account === null) return this.leastBusy(live);
-    const chosen = this.forAccount(account, live, group.threads);
-    if (chosen !== null) options?.place?.(chosen.id);
+    if (account === null) return this.leastBusy(this.live(workers));
+    const chosen = this.forAccount(account, workers, group.threads);
+    if (chosen !== null && options?.served !== undefined) this.place(account, options.served, chosen.id);
     return chosen;
   }
 
-  private forAccount(account: string, live: PiscinaWorkerView[], threads: number): PiscinaWorkerView | null {
+  private isLive(worker: PiscinaWorkerView): boolean {
+    return !worker.terminating && !worker.destroyed && !this.stoppedFor.has(worker.id);
+  }
+
+  private live(workers: PiscinaWorkerView[]): PiscinaWorkerView[] {
+    return workers.filter((worker) => this.isLive(worker));
+  }
+
+  /** The account's worker while it lives (found without building a list: this runs for every task), else a new one. */
+  private forAccount(account: string, workers: PiscinaWorkerView[], threads: number): PiscinaWorkerView | null {
     const current = this.workerOf.get(account);
     if (current !== undefined) {
-      const worker = live.find((candidate) => candidate.id === current);
+      let worker: PiscinaWorkerView | undefined;
+      for (const candidate of workers) {
+        if (candidate.id === current) {
+          if (this.isLive(candidate)) worker = candidate;
+          break;
+        }
+      }
       // The account's worker is alive: its task goes there even past tasksPerWorker (tasks mostly
       // wait on Telegram, and the scheduler bounds the total), since declining would stall
       // Piscina's whole queue behind it, and moving would cost the account its client.
-      if (worker !== undefined && !this.mayRebalance(account, live, threads)) return worker;
+      if (worker !== undefined && !this.mayRebalance(account, workers, threads)) return worker;
       this.unassign(account, current);
     }
+    const live = this.live(workers);
     const whole = live.length >= threads;
     const chosen = live
       .filter((worker) => worker.currentUsage < this.tasksPerWorker)
@@ -339,8 +365,10 @@ export class AccountPool {
   }
 
   /** An account parked on a survivor may move once the pool is whole, if nothing of it runs where it is. */
-  private mayRebalance(account: string, live: PiscinaWorkerView[], threads: number): boolean {
-    if (!this.interim.has(account) || live.length < threads || (this.placedOf.get(account) ?? 0) > 0) return false;
+  private mayRebalance(account: string, workers: PiscinaWorkerView[], threads: number): boolean {
+    if (!this.interim.has(account)) return false;
+    const live = this.live(workers);
+    if (live.length < threads || (this.placedOf.get(account) ?? 0) > 0) return false;
     this.interim.delete(account);
     const here = this.accountsOn.get(this.workerOf.get(account) as number) ?? 0;
     const fewest = Math.min(...live.map((worker) => this.accountsOn.get(worker.id) ?? 0));

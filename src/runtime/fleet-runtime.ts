@@ -67,10 +67,6 @@ const CRASH_RETRIES = 2;
 /** What aborted a task: it decides what its caller gets if the task does not stop. */
 type AbortCause = 'caller' | 'timeout' | 'shutdown';
 
-interface RunningTask {
-  abort: (reason: string, cause: AbortCause) => void;
-}
-
 /** Runs of a task still allowed, counted across its runs. */
 interface RetryBudget {
   flood: number;
@@ -92,6 +88,74 @@ function abortError(reason: string): DOMException {
   return new DOMException(reason, 'AbortError');
 }
 
+/** What every running task's abort uses, made once rather than per task. */
+interface AbortServices {
+  pool: AccountPool;
+  /** runtime.abort_grace, in ms. */
+  graceMs: number;
+}
+
+/**
+ * A running task as its caller's signal, its timeout and shutdown see it. An abort is cooperative
+ * and bounded: a task still running runtime.abort_grace after its abort is given up on (`giveUp`
+ * settles its caller and frees its account), revoked so it can no longer act as its account, and
+ * its worker replaced when the task keeps that worker's event loop from even seeing the abort.
+ * One object per task, with no timer or listener unless the task has a signal or a timeout.
+ */
+class RunningTask {
+  /** Set by the run that waits for the task's end. */
+  giveUp: (error: Error) => void = () => {};
+  private aborted = false;
+  private timer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private readonly stopListening: (() => void) | undefined;
+
+  constructor(
+    private readonly services: AbortServices,
+    private readonly taskId: string,
+    private readonly served: ServedTask,
+    private readonly endpoint: AccountEndpoint,
+    private readonly options: RunOptions,
+    timeoutMs: number,
+  ) {
+    const signal = options.signal;
+    this.stopListening = signal === undefined ? undefined : onAbort(signal, () => this.abort('the caller aborted the task', 'caller'));
+    if (timeoutMs > 0) this.timer = setTimeout(() => this.abort(`the task ran longer than its ${timeoutMs} ms timeout`, 'timeout'), timeoutMs);
+  }
+
+  abort(reason: string, cause: AbortCause): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.served.abort(reason);
+    this.endpoint.cancel(reason);
+    this.graceTimer = setTimeout(() => this.revoke(reason, cause), this.services.graceMs);
+  }
+
+  /** The task's run is over: nothing more may abort it. */
+  stop(): void {
+    this.stopListening?.();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+  }
+
+  private revoke(reason: string, cause: AbortCause): void {
+    const { served, taskId, options } = this;
+    const { graceMs, pool } = this.services;
+    const phone = this.endpoint.account;
+    served.revoke(`${reason}, and it did not stop within ${graceMs} ms of its abort (runtime.abort_grace)`);
+    if (!served.abortSeen && served.threadId !== null) {
+      pool.replaceWorker(served.threadId, served.binding, `task ${taskId} of account ${phone} kept the worker's event loop busy for ${graceMs} ms after its abort, so the worker was stopped`);
+    }
+    this.giveUp(
+      cause === 'shutdown'
+        ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
+        : cause === 'caller'
+          ? ((options.signal?.reason as Error | undefined) ?? abortError(reason))
+          : abortError(`${reason}, and it did not stop within ${graceMs} ms of its abort: it was revoked`),
+    );
+  }
+}
+
 /**
  * The main thread of a fleet: it owns the cache registry, the worker pool, the scheduler and the
  * reporter, and serves each running task its account's cache over a channel of its own.
@@ -105,11 +169,10 @@ export class FleetRuntime {
   private readonly singleFlight: SingleFlight;
   /** What every task's endpoint uses, made once rather than per task. */
   private readonly endpointServices: AccountEndpointServices;
+  private readonly abortServices: AbortServices;
   /** What every task tells its worker about Telegram: the same for all, so made once. */
   private readonly telegramSettings: TelegramSettings;
   private readonly running = new Map<string, RunningTask>();
-  /** Ids of tasks queued or running. */
-  private readonly inFlight = new Set<string>();
   private taskCounter = 0;
   /** Numbers the tasks' bindings on the workers' links; a binding is never reused. */
   private bindingCounter = 0;
@@ -171,6 +234,7 @@ export class FleetRuntime {
       flood: this.flood,
       ...(fleet.simulator && { openTelegramConnection: (name: string) => this.openConnection(name) }),
     };
+    this.abortServices = { pool, graceMs: config.runtime.abortGraceMs };
     this.scheduler = new Scheduler({
       globalConcurrency: pool.threads * pool.tasksPerWorker,
       perAccountConcurrency: config.runtime.perAccountConcurrency,
@@ -287,15 +351,14 @@ export class FleetRuntime {
       return Promise.reject(error);
     }
     const taskId = options.taskId ?? `t${++this.taskCounter}`;
-    if (this.inFlight.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
-    this.inFlight.add(taskId);
+    if (this.scheduler.has(taskId)) return Promise.reject(new Error(`task id ${taskId} is already in use by a task in flight: task ids must be unique`));
     const budget: RetryBudget = { flood: this.config.flood.retries, crash: CRASH_RETRIES };
     const start = (): Promise<unknown> => {
       const refusal = this.revoked.refusal(account.phone);
       if (refusal !== undefined) return Promise.reject(refusal);
       return this.execute(taskId, account, taskModule, options, budget);
     };
-    const job = this.scheduler.submit(account.phone, start, options.signal).finally(() => this.inFlight.delete(taskId));
+    const job = this.scheduler.submit(account.phone, start, options.signal, taskId);
     return this.raceAbort(job, options.signal) as Promise<Result>;
   }
 
@@ -376,11 +439,8 @@ export class FleetRuntime {
 
     const endpoint = new AccountEndpoint(cache, phone, taskId, this.endpointServices);
     const served = new ServedTask(++this.bindingCounter, endpoint);
-    let giveUp: (error: Error) => void = () => {};
-    const givenUp = new Promise<RunEnd>((resolve) => {
-      giveUp = (error) => resolve({ kind: 'revoked', error });
-    });
-    const stopTimers = this.armAbort(taskId, served, endpoint, options, giveUp);
+    const running = new RunningTask(this.abortServices, taskId, served, endpoint, options, options.timeoutMs ?? this.config.runtime.taskTimeoutMs);
+    this.running.set(taskId, running);
     const payload: TaskPayload = {
       taskId,
       account,
@@ -394,14 +454,23 @@ export class FleetRuntime {
 
     let end: RunEnd;
     try {
-      const ran = this.pool.run(payload, phone, served).then(
-        async (reply): Promise<RunEnd> => ({ kind: 'ended', outcome: typeof reply === 'object' ? reply : await served.ended }),
-        (error: unknown): RunEnd => ({ kind: 'lost', error: error as Error }),
-      );
-      // A revoked task may still be running: its run ends whenever it does, and nobody waits for it.
-      end = await Promise.race([ran, givenUp]);
+      end = await new Promise<RunEnd>((resolve) => {
+        // A revoked task may still be running: its run ends whenever it does, and nobody waits for it.
+        running.giveUp = (error) => resolve({ kind: 'revoked', error });
+        this.pool.run(payload, phone, served).then(
+          (reply) => {
+            if (typeof reply === 'object') resolve({ kind: 'ended', outcome: reply });
+            else
+              served.ended.then(
+                (outcome) => resolve({ kind: 'ended', outcome }),
+                (error: Error) => resolve({ kind: 'lost', error }),
+              );
+          },
+          (error: unknown) => resolve({ kind: 'lost', error: error as Error }),
+        );
+      });
     } finally {
-      stopTimers();
+      running.stop();
       served.release();
       endpoint.release();
       this.running.delete(taskId);
@@ -495,48 +564,6 @@ export class FleetRuntime {
   private openConnection(account: string): MessagePort {
     const connect = (): MessagePort => this.fleet.openConnection(account);
     return this.connectionGate === undefined ? connect() : this.connectionGate.open(account, connect);
-  }
-
-  /**
-   * Wires the caller's signal and the task timeout to a cooperative abort of the running task, and
-   * bounds the abort: a task still running runtime.abort_grace after it is given up on (`giveUp`
-   * settles its caller and frees its account), revoked so it can no longer act as its account,
-   * and its worker replaced when the task keeps that worker's event loop from even seeing the abort.
-   */
-  private armAbort(taskId: string, served: ServedTask, endpoint: AccountEndpoint, options: RunOptions, giveUp: (error: Error) => void): () => void {
-    const graceMs = this.config.runtime.abortGraceMs;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const revoke = (reason: string, cause: AbortCause): void => {
-      const phone = endpoint.account;
-      served.revoke(`${reason}, and it did not stop within ${graceMs} ms of its abort (runtime.abort_grace)`);
-      if (!served.abortSeen && served.threadId !== null) {
-        this.pool.replaceWorker(served.threadId, served.binding, `task ${taskId} of account ${phone} kept the worker's event loop busy for ${graceMs} ms after its abort, so the worker was stopped`);
-      }
-      giveUp(
-        cause === 'shutdown'
-          ? new RuntimeClosedError(`the runtime shut down while task ${taskId} (${options.task}) of account ${phone} was still running: it did not stop within the grace period after its abort`)
-          : cause === 'caller'
-            ? ((options.signal?.reason as Error | undefined) ?? abortError(reason))
-            : abortError(`${reason}, and it did not stop within ${graceMs} ms of its abort: it was revoked`),
-      );
-    };
-    let aborted = false;
-    const abort = (reason: string, cause: AbortCause): void => {
-      if (aborted) return;
-      aborted = true;
-      served.abort(reason);
-      endpoint.cancel(reason);
-      graceTimer = setTimeout(() => revoke(reason, cause), graceMs);
-    };
-    this.running.set(taskId, { abort });
-    const stopListening = options.signal === undefined ? undefined : onAbort(options.signal, () => abort('the caller aborted the task', 'caller'));
-    const timeoutMs = options.timeoutMs ?? this.config.runtime.taskTimeoutMs;
-    const timer = timeoutMs > 0 ? setTimeout(() => abort(`the task ran longer than its ${timeoutMs} ms timeout`, 'timeout'), timeoutMs) : undefined;
-    return () => {
-      stopListening?.();
-      clearTimeout(timer);
-      clearTimeout(graceTimer);
-    };
   }
 
   private reportCacheStats(

@@ -24,6 +24,8 @@ export interface SchedulerOptions {
 
 interface QueuedTask {
   account: string;
+  /** The caller's id for the task, unique among tasks queued or running; undefined when it gave none. */
+  id: string | undefined;
   start: () => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -55,6 +57,8 @@ export class Scheduler {
   /** Accounts that may have a task ready to start, in round-robin order. */
   private readonly rotation = new LinkedQueue<string>();
   private readonly inRotation = new Set<string>();
+  /** Ids of the tasks queued or running. */
+  private readonly ids = new Set<string>();
   private queued = 0;
   private running = 0;
   private closed = false;
@@ -70,18 +74,25 @@ export class Scheduler {
     return this.running;
   }
 
+  /** Whether a task with this id is queued or running. */
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
   /**
    * Queues a task of an account; the promise settles with the task's own outcome. A start function
-   * that throws {@link RequeueTask} is queued again instead.
+   * that throws {@link RequeueTask} is queued again instead. `id`, when given, must not be one of
+   * a task queued or running (see `has`).
    */
-  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+  submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal, id?: string): Promise<R> {
     if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.queued >= this.options.maxQueue) {
       return Promise.reject(new QueueFullError(`the task queue is full (${this.options.maxQueue} queued tasks, runtime.max_queue); retry when tasks have finished`));
     }
+    if (id !== undefined) this.ids.add(id);
     return new Promise<R>((resolve, reject) => {
-      const task: QueuedTask = { account, start, resolve: resolve as (value: unknown) => void, reject, signal, stopListening: undefined, node: null };
+      const task: QueuedTask = { account, id, start, resolve: resolve as (value: unknown) => void, reject, signal, stopListening: undefined, node: null };
       this.enqueue(task, 'back');
       this.pump();
     });
@@ -223,6 +234,7 @@ export class Scheduler {
   }
 
   private settle(task: QueuedTask, ok: boolean, result: unknown): void {
+    if (task.id !== undefined) this.ids.delete(task.id);
     if (ok) task.resolve(result);
     else task.reject(result);
   }

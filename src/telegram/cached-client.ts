@@ -72,9 +72,15 @@ export class CachedTelegramClient implements TaskClient {
   /**
    * What each object this client handed out stood for, so that a task passing it back (a Channel
    * from `getEntity` to `getMessages`, say) is known to rest on a cached entry. Weak, because a
-   * standalone client may live as long as a script does.
+   * standalone client may live as long as a script does. Made on first use: a client is made
+   * for every task, and most tasks hand out nothing.
    */
-  private readonly handedOut = new WeakMap<object, PeerUse>();
+  private handedOutMap: WeakMap<object, PeerUse> | null = null;
+
+  private get handedOut(): WeakMap<object, PeerUse> {
+    this.handedOutMap ??= new WeakMap();
+    return this.handedOutMap;
+  }
 
   constructor(
     readonly raw: TelegramClient,
@@ -128,7 +134,7 @@ export class CachedTelegramClient implements TaskClient {
 
   private async usePeer(entity: EntityLike): Promise<PeerUse> {
     if (typeof entity === 'object') {
-      const known = this.handedOut.get(entity);
+      const known = this.handedOutMap?.get(entity);
       if (known !== undefined) return known;
     }
     const query = queryOf(entity);

@@ -48,13 +48,15 @@ export async function runTask(payload: TaskPayload, link: WorkerLink): Promise<W
   const channel = link.open(payload.binding);
   const outcome = await runInTask({ binding: payload.binding, channel }, () => outcomeOf(payload, channel));
   releaseClient(payload, channel);
-  return channel.finish(outcome);
+  return await channel.finish(outcome);
 }
 
 async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<TaskOutcome> {
   try {
     const task = taskFunctions.get(payload.taskModule) ?? (await loadTask(payload.taskModule));
-    const client = await clientForTask(payload, channel);
+    const taken = clientForTask(payload, channel);
+    // An account's later tasks find its client connected: they take it without a turn of the event loop.
+    const client = taken instanceof Promise ? await taken : taken;
     let logger: Logger | undefined;
     const context: TaskContext = {
       account: payload.account.phone,
@@ -71,7 +73,7 @@ async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<
         return channel.signal;
       },
     };
-    return { ok: true, value: await Promise.race([task(context), channel.revoked()]) };
+    return { ok: true, value: await channel.unlessRevoked(task(context)) };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   }

@@ -13,6 +13,8 @@ export type { TaskClient };
 /** An account's client on this worker, and the tasks using it now. */
 interface Held {
   client: Promise<TelegramClient>;
+  /** The client once connected: the account's later tasks take it without waiting on a promise. */
+  ready: TelegramClient | null;
   /** Tasks of the account between clientForTask and releaseClient. */
   users: number;
   /** Disconnects the client once it has sat unused for runtime.client_idle_timeout. */
@@ -71,17 +73,24 @@ async function place(maxClients: number): Promise<void> {
 /** The client each task took, so its end releases that one, even if the account has a newer client by then. */
 const taken = new WeakMap<AccountCache, Held>();
 
-async function accountClient(payload: TaskPayload, cache: AccountCache): Promise<TelegramClient> {
+function accountClient(payload: TaskPayload, cache: AccountCache): TelegramClient | Promise<TelegramClient> {
+  const maxClients = payload.telegram.maxClients;
+  if (!clients.has(payload.account.phone) && clients.size >= maxClients) return place(maxClients).then(() => takeClient(payload, cache));
+  return takeClient(payload, cache);
+}
+
+function takeClient(payload: TaskPayload, cache: AccountCache): TelegramClient | Promise<TelegramClient> {
   const phone = payload.account.phone;
-  if (!clients.has(phone)) await place(payload.telegram.maxClients);
   let held = clients.get(phone);
   if (held === undefined) {
     // A revoked or stalled client is forgotten, so the account's next task connects afresh (or is refused, if revoked).
     const forget = (): void => disconnect(phone, entry);
     // The client outlives this task: its timers and reconnects must not run as this task.
-    const entry: Held = { client: outsideTask(() => connect(payload, cache, forget)), users: 0, idleTimer: null };
+    const entry: Held = { client: outsideTask(() => connect(payload, cache, forget)), ready: null, users: 0, idleTimer: null };
     // A failed connection is not kept: the account's next task tries again.
-    entry.client.catch(forget);
+    entry.client.then((client) => {
+      entry.ready = client;
+    }, forget);
     held = entry;
   } else {
     // Last used now: it moves to the end of the order.
@@ -94,7 +103,7 @@ async function accountClient(payload: TaskPayload, cache: AccountCache): Promise
     clearTimeout(held.idleTimer);
     held.idleTimer = null;
   }
-  return held.client;
+  return held.ready ?? held.client;
 }
 
 /**
@@ -102,8 +111,13 @@ async function accountClient(payload: TaskPayload, cache: AccountCache): Promise
  * cache off, the bare GramJS client, which is what the benchmarks compare against. The task hands
  * it back with {@link releaseClient} when it ends.
  */
-export async function clientForTask(payload: TaskPayload, cache: AccountCache): Promise<TaskClient> {
-  const client = await accountClient(payload, cache);
+export function clientForTask(payload: TaskPayload, cache: AccountCache): TaskClient | Promise<TaskClient> {
+  const client = accountClient(payload, cache);
+  if (client instanceof Promise) return client.then((connected) => seenByTask(connected, payload, cache));
+  return seenByTask(client, payload, cache);
+}
+
+function seenByTask(client: TelegramClient, payload: TaskPayload, cache: AccountCache): TaskClient {
   return payload.telegram.entityCache ? new CachedTelegramClient(client, cache, payload.telegram) : client;
 }
 
