@@ -1,81 +1,19 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CacheStore } from '../src/cache/store/cache-store.js';
-import { DurableTelegramCache } from '../src/cache/store/durable-cache.js';
+import { expect, it } from 'vitest';
 import { encodeValue } from '../src/cache/store/entry-codec.js';
-import { PostgresStore } from '../src/cache/store/postgres-store.js';
-import { RedisStore } from '../src/cache/store/redis-store.js';
 import { memoryLogger } from './helpers/runtime.js';
-import { dropPostgresTable, dropRedisPrefix, POSTGRES_URL, postgresUnavailable, REDIS_URL, redisUnavailable, uniqueName } from './helpers/store-servers.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { durableCacheOn, eachStoreServer } from './helpers/store-servers.js';
 import { until } from './helpers/until.js';
-
-interface Server {
-  name: string;
-  unavailable(): Promise<string | null>;
-  port: number;
-  /** A store on `port` (the proxy's), and one straight to the server, at a fresh location. */
-  open(port: number): Promise<{ viaProxy: CacheStore; direct: CacheStore; drop(): Promise<void> }>;
-}
-
-const servers: Server[] = [
-  {
-    name: 'PostgreSQL',
-    unavailable: () => postgresUnavailable(),
-    port: 5432,
-    open: async (port) => {
-      const table = uniqueName('tgfleet_cache_loss');
-      const direct = await PostgresStore.open(POSTGRES_URL, table);
-      const viaProxy = await PostgresStore.open(`postgres://127.0.0.1:${port}/test`, table);
-      return { viaProxy, direct, drop: () => dropPostgresTable(table) };
-    },
-  },
-  {
-    name: 'Redis',
-    unavailable: () => redisUnavailable(),
-    port: 6379,
-    open: async (port) => {
-      const prefix = `${uniqueName('tgfleet:cache-loss')}:`;
-      const direct = await RedisStore.open(REDIS_URL, prefix);
-      const viaProxy = await RedisStore.open(`redis://127.0.0.1:${port}`, prefix);
-      return { viaProxy, direct, drop: () => dropRedisPrefix(prefix) };
-    },
-  },
-];
 
 const ACCOUNT = '+15550000001';
 
-for (const server of servers) {
-  describe(`a ${server.name} store that goes away mid-run`, () => {
-    const cleanups: (() => Promise<void>)[] = [];
-
-    beforeAll(async () => {
-      const reason = await server.unavailable();
-      if (reason !== null) throw new Error(`the ${server.name} server-loss test needs its server: ${reason}`);
-    });
-
-    afterEach(async () => {
-      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    });
-
+eachStoreServer(
+  (server) => `a ${server.name} store that goes away mid-run`,
+  (server, defer) => {
     it('serves from memory meanwhile, retries and bounds the writes, and reads again once it is back', async () => {
-      const proxy = await TcpProxy.start('127.0.0.1', server.port);
-      cleanups.push(() => proxy.close());
-      const { viaProxy, direct, drop } = await server.open(proxy.port);
-      cleanups.push(drop, () => direct.close());
+      const { config, direct, proxy } = await server.place(defer, { maxQueue: 100 });
       const { logger, lines } = memoryLogger();
-      const cache = new DurableTelegramCache({
-        scope: 'process',
-        maxSize: null,
-        maxBytes: 16 * 1024 * 1024,
-        defaultTtlMs: 0,
-        store: Promise.resolve(viaProxy),
-        writeIntervalMs: 20,
-        maxQueue: 100,
-        bounds: { maxAgeMs: 86_400_000, maxEntries: 1_000_000 },
-        storeCleanupIntervalMs: 60_000,
-        logger,
-      });
-      cleanups.push(() => cache.close());
+      const cache = durableCacheOn(config, logger);
+      defer(() => cache.close());
       await cache.ready;
       cache.set(ACCOUNT, 'p:kept', 'secret-value-kept');
       await until(() => cache.storeStats().written === 1);
@@ -105,5 +43,5 @@ for (const server of servers) {
       expect(lines.some((line) => line.level === 40 && String(line.msg).includes('refused a batch'))).toBe(true);
       expect(JSON.stringify(lines)).not.toContain('secret-value');
     });
-  });
-}
+  },
+);
