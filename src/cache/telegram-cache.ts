@@ -73,7 +73,7 @@ export interface TelegramCacheOptions {
   maxBytes?: number | null;
   /** Victim choice once full; `lru` unless given (the config ships `tinylfu`). */
   policy?: CachePolicy;
-  /** Cap on one account's entries; when reached, that account's own least recently used entry goes. */
+  /** Cap on one account's entries; when reached, one of that account's own entries goes (its least recently used under LRU, one not used lately under W-TinyLFU). */
   perAccountMaxEntries?: number | null;
   /** Time to live of an entry set without one; 0 or Infinity keeps entries until evicted. */
   defaultTtlMs?: number;
@@ -160,8 +160,12 @@ const STRIDE = 8;
 const REFS = 3;
 const VALUE = 1;
 const OWNER = 2;
-/** Heaviest entry the cache takes: its cost shares 32 bits with two bits of list. */
-const MAX_ENTRY_BYTES = 2 ** 29 - 1;
+/** Heaviest entry the cache takes: its cost shares 32 bits with two bits of list and the used-again bit. */
+const MAX_ENTRY_BYTES = 2 ** 28 - 1;
+/** Bits of a slot's WEIGHT_LIST number below its cost. */
+const LIST_BITS = 3;
+/** Set when a W-TinyLFU entry is read or rewritten, cleared when its account's cap passes over it. */
+const USED_AGAIN = 4;
 
 /**
  * An entity cache whose entries belong to accounts. Telegram access hashes are valid only for the
@@ -553,7 +557,7 @@ export class TelegramCache<V = unknown> {
     const weight = stringBytes(key) + valueBytes + ENTRY_OVERHEAD_BYTES;
     if (!(weight <= MAX_ENTRY_BYTES)) throw new RangeError(`an entry may cost at most ${MAX_ENTRY_BYTES} bytes, got ${weight} for ${key}`);
     if (cold && (existing === NONE ? !this.hasRoomFor(known, weight) : this.maxBytes !== null && this.totalBytes - this.weightOf(existing) + weight > this.maxBytes)) return false;
-    const state = this.accountState(account);
+    const state = known ?? this.accountState(account);
     this.counters.sets++;
     state.counters.sets++;
     if (existing !== NONE) {
@@ -569,7 +573,7 @@ export class TelegramCache<V = unknown> {
       return true;
     }
     if (this.perAccountMaxEntries !== null && state.size >= this.perAccountMaxEntries && state.head !== NONE) {
-      const victim = state.head;
+      const victim = this.accountVictim(state);
       this.remove(victim);
       this.evicted(state, victim, 'accountCap');
     }
@@ -677,7 +681,7 @@ export class TelegramCache<V = unknown> {
     this.refs[at + VALUE] = value;
     this.refs[at + OWNER] = state;
     this.expiry[slot * 4 + EXPIRY] = expiresAt;
-    this.meta[slot * STRIDE + WEIGHT_LIST] = weight << 2;
+    this.meta[slot * STRIDE + WEIGHT_LIST] = weight << LIST_BITS;
     this.meta[slot * STRIDE + HASH] = hash;
     this.place(slot);
     state.size++;
@@ -696,8 +700,9 @@ export class TelegramCache<V = unknown> {
 
   private reweigh(state: AccountState, slot: number, weight: number): void {
     const delta = weight - this.weightOf(slot);
+    const at = slot * STRIDE + WEIGHT_LIST;
     const list = this.listOf(slot);
-    this.meta[slot * STRIDE + WEIGHT_LIST] = (weight << 2) | list;
+    this.meta[at] = (weight << LIST_BITS) | (this.meta[at]! & 7);
     state.bytes += delta;
     this.totalBytes += delta;
     this.listBytes[list]! += delta;
@@ -720,16 +725,22 @@ export class TelegramCache<V = unknown> {
     this.freeSlot = slot;
   }
 
-  /** A read or a hot write: the entry becomes its account's newest, and moves up its policy's lists. */
+  /**
+   * A read or a hot write: the entry moves up its policy's lists. Under LRU it also becomes its
+   * account's newest. Under W-TinyLFU it is only marked used again, in the slot it was read from:
+   * moving it in its account's list would touch three more slots on every hit, and the account's
+   * cap only needs an entry not used since the cap last passed over it (`accountVictim`).
+   */
   private touch(state: AccountState, slot: number): void {
-    if (state.tail !== slot) {
-      this.accountUnlink(state, slot);
-      this.accountPushNewest(state, slot);
-    }
     if (this.sketch === null) {
+      if (state.tail !== slot) {
+        this.accountUnlink(state, slot);
+        this.accountPushNewest(state, slot);
+      }
       if (this.listTail[MAIN] !== slot) this.moveNewest(MAIN, slot);
       return;
     }
+    this.meta[slot * STRIDE + WEIGHT_LIST]! |= USED_AGAIN;
     this.sketch.increment(this.meta[slot * STRIDE + HASH]!);
     const list = this.listOf(slot);
     if (list === PROBATION) {
@@ -772,6 +783,23 @@ export class TelegramCache<V = unknown> {
       const victim = this.listHead[PROBATION] !== NONE ? this.listHead[PROBATION]! : this.listHead[PROTECTED] !== NONE ? this.listHead[PROTECTED]! : this.listHead[WINDOW]!;
       if (victim === NONE) return;
       this.evictSlot(victim);
+    }
+  }
+
+  /**
+   * The entry the account gives up at its cap. Under LRU its least recently used; under W-TinyLFU
+   * its oldest not used again since the cap last passed over it (a clock's second chance): each
+   * entry passed over moves to the new end, so every use is passed over at most once.
+   */
+  private accountVictim(state: AccountState): number {
+    if (this.sketch === null) return state.head;
+    for (;;) {
+      const slot = state.head;
+      const at = slot * STRIDE + WEIGHT_LIST;
+      if ((this.meta[at]! & USED_AGAIN) === 0) return slot;
+      this.meta[at]! &= ~USED_AGAIN;
+      this.accountUnlink(state, slot);
+      this.accountPushNewest(state, slot);
     }
   }
 
@@ -820,9 +848,9 @@ export class TelegramCache<V = unknown> {
     return this.refs[slot * REFS + OWNER] as AccountState | undefined;
   }
 
-  /** What the entry costs; it shares its number with the entry's list (two bits), an entry's cost being far below 2^29. */
+  /** What the entry costs; it shares its number with the entry's list (two bits) and used-again bit, an entry's cost being far below 2^28. */
   private weightOf(slot: number): number {
-    return this.meta[slot * STRIDE + WEIGHT_LIST]! >>> 2;
+    return this.meta[slot * STRIDE + WEIGHT_LIST]! >>> LIST_BITS;
   }
 
   private listOf(slot: number): number {
