@@ -12,6 +12,7 @@ import { AccountEndpoint } from '../src/runtime/account-endpoint.js';
 import { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { FloodControl } from '../src/runtime/flood-control.js';
 import { resolveTaskModule } from '../src/module-paths.js';
+import { Scheduler } from '../src/runtime/scheduler.js';
 import { SingleFlight } from '../src/runtime/single-flight.js';
 import type { ChannelOp, ChannelWorkerData } from './channel-worker.js';
 import { sampleRecords } from './sample-records.js';
@@ -47,6 +48,9 @@ const ROUND_TRIPS_PER_OP = 32;
 /** Tasks in flight at the loaded level: several times what the pool runs at once, so both queues stay full. */
 const LOADED = 64;
 const FEW_ACCOUNTS = 8;
+
+/** Tasks of one account queued at once in the queue-scale measurement. */
+const QUEUED = 100_000;
 
 /** One side of an interleaved comparison: `run(i)` starts the i-th task of a block. */
 interface Side {
@@ -224,6 +228,95 @@ function channelCase(label: string, op: ChannelOp): BenchCase {
   };
 }
 
+/** Main-thread CPU time of `work`, in ms: nothing else runs on this thread meanwhile, and no worker takes part. */
+async function mainThreadMs(work: () => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage();
+  await work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e3;
+}
+
+/** A scheduler as the runtime makes it, one task at a time: the queue is the account's alone. */
+function oneAtATime(): Scheduler {
+  return new Scheduler({ globalConcurrency: 1, perAccountConcurrency: 1, maxQueue: QUEUED * 2, cooldownRemaining: () => 0, onCooldown: 'wait' });
+}
+
+/** Queues `QUEUED` no-op tasks of one account and runs them all, in order. */
+async function runQueued(): Promise<void> {
+  const scheduler = oneAtATime();
+  const noop = async (): Promise<null> => null;
+  const results: Promise<unknown>[] = [];
+  for (let index = 0; index < QUEUED; index++) results.push(scheduler.submit(ACCOUNT, noop));
+  await Promise.all(results);
+}
+
+/** Queues `QUEUED` tasks of one account behind one that holds its place, then aborts them with one signal. */
+async function abortQueued(): Promise<void> {
+  const scheduler = oneAtATime();
+  let release: () => void = () => {};
+  const holder = scheduler.submit(ACCOUNT, () => new Promise<void>((resolve) => (release = resolve)));
+  const controller = new AbortController();
+  const queued: Promise<unknown>[] = [];
+  for (let index = 0; index < QUEUED; index++) queued.push(scheduler.submit(ACCOUNT, async () => null, controller.signal).catch(() => undefined));
+  controller.abort();
+  await Promise.all(queued);
+  release();
+  await holder;
+}
+
+/**
+ * The same abort through FleetRuntime.run: `QUEUED` no-op tasks of one account queued behind one
+ * that holds the account, each with its own task id, aborted by one signal before any starts.
+ */
+async function abortQueuedInRuntime(runtime: FleetRuntime): Promise<void> {
+  const account = runtime.accounts[0] as string;
+  // Started at once (the account runs one task at a time by default); the rest wait behind it.
+  const holder = runtime.run({ account, task: 'noop' });
+  const controller = new AbortController();
+  const queued: Promise<unknown>[] = [];
+  for (let index = 0; index < QUEUED; index++) queued.push(runtime.run({ account, task: 'noop', signal: controller.signal }).catch(() => undefined));
+  controller.abort();
+  await Promise.all(queued);
+  await holder;
+}
+
+interface QueueScale {
+  label: string;
+  ms: number[];
+}
+
+async function queueScale(repetitions: number): Promise<QueueScale[]> {
+  const config = runtimeConfig(FEW_ACCOUNTS);
+  config.runtime.maxQueue = QUEUED * 2;
+  config.runtime.perAccountConcurrency = 1;
+  const runtime = await FleetRuntime.start({ config });
+  const cases: { label: string; work: () => Promise<unknown> }[] = [
+    { label: `scheduler: queue and run ${QUEUED.toLocaleString('en')} no-op tasks of one account`, work: runQueued },
+    { label: `scheduler: queue ${QUEUED.toLocaleString('en')} tasks of one account and abort them`, work: abortQueued },
+    { label: `FleetRuntime.run: queue ${QUEUED.toLocaleString('en')} tasks of one account and abort them`, work: () => abortQueuedInRuntime(runtime) },
+  ];
+  try {
+    const results = cases.map(({ label }) => ({ label, ms: [] as number[] }));
+    // A warm-up of each, then the cases take turns.
+    for (const { work } of cases) await work();
+    for (let round = 0; round < repetitions; round++) {
+      for (const [index, { work }] of cases.entries()) (results[index] as QueueScale).ms.push(await mainThreadMs(work));
+    }
+    return results;
+  } finally {
+    await runtime.shutdown();
+  }
+}
+
+function queueScaleTable(results: QueueScale[]): string {
+  const ms = (value: number): string => value.toFixed(0);
+  return formatTextTable(
+    ['', 'main-thread CPU, ms (min / median / max)', 'µs per task (median)'],
+    results.map(({ label, ms: runs }) => [label, spreadText(runs, ms), ((spreadOf(runs).median * 1e3) / QUEUED).toFixed(2)]),
+    { markdown: true, alignRight: [1, 2] },
+  );
+}
+
 /**
  * Runs every comparison and returns the section of bench/RESULTS.md; the run-all script calls
  * it, and so does running this file directly, which also puts the section in place.
@@ -236,6 +329,7 @@ export async function runRuntimeBench(options: BenchOptions = {}): Promise<strin
   const config = runtimeConfig(LOADED);
   const task = await taskComparison(tasks, repetitions);
   const accounts = await accountComparison(many, tasks, repetitions);
+  const queues = await queueScale(Math.max(3, repetitions));
   const channel = await runPairs(
     {
       name: 'runtime-channel',
@@ -259,6 +353,12 @@ export async function runRuntimeBench(options: BenchOptions = {}): Promise<strin
     `**Accounts.** The same runtime and no-op tasks, every account's client connected first, spread round-robin over ${many} accounts against ${FEW_ACCOUNTS}:`,
     '',
     comparisonTable(accounts, `${many} accounts`, `${FEW_ACCOUNTS} accounts`),
+    '',
+    `### ${QUEUED.toLocaleString('en')} queued tasks of one account`,
+    '',
+    `Main-thread CPU time (\`process.cpuUsage\`; no worker takes part) to queue ${QUEUED.toLocaleString('en')} no-op tasks of one account and run them, one at a time as the account allows, and to queue as many behind a task that holds the account and abort them all with one signal; ${Math.max(3, repetitions)} runs each, taking turns after a warm-up. The bound is 1 s each.`,
+    '',
+    queueScaleTable(queues),
     '',
     '**Cache reads over the channel** against a bare MessagePort round trip answering from the same cache:',
     '',

@@ -358,8 +358,8 @@ export class FleetRuntime {
       if (refusal !== undefined) return Promise.reject(refusal);
       return this.execute(taskId, account, taskModule, options, budget);
     };
-    const job = this.scheduler.submit(account.phone, start, options.signal, taskId);
-    return this.raceAbort(job, options.signal) as Promise<Result>;
+    // With a signal, the caller's promise rejects as soon as it aborts, while the task is told to stop and holds its account until it has.
+    return this.scheduler.submit(account.phone, start, options.signal, taskId) as Promise<Result>;
   }
 
   /** Disconnects these accounts' Telegram clients in every worker; their next task connects again. */
@@ -409,14 +409,6 @@ export class FleetRuntime {
     const result = await Promise.race([idle, timeout]);
     clearTimeout(timer);
     return result;
-  }
-
-  private raceAbort<T>(job: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return job;
-    return new Promise<T>((resolve, reject) => {
-      const stop = onAbort(signal, () => reject(signal.reason ?? abortError('the task was aborted')));
-      job.then(resolve, reject).finally(stop);
-    });
   }
 
   private async execute(taskId: string, account: AccountCredentials, taskModule: string, options: RunOptions, budget: RetryBudget): Promise<unknown> {

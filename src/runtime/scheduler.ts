@@ -32,6 +32,8 @@ interface QueuedTask {
   signal: AbortSignal | undefined;
   /** Stops listening for the caller's abort. */
   stopListening: (() => void) | undefined;
+  /** The caller has its answer: the outcome, or its abort, which may come while the task still runs. */
+  settled: boolean;
   /** Where the task waits in its account's queue; null while it runs. */
   node: QueueNode<QueuedTask> | null;
 }
@@ -80,9 +82,11 @@ export class Scheduler {
   }
 
   /**
-   * Queues a task of an account; the promise settles with the task's own outcome. A start function
-   * that throws {@link RequeueTask} is queued again instead. `id`, when given, must not be one of
-   * a task queued or running (see `has`).
+   * Queues a task of an account; the promise settles with the task's own outcome, or rejects with
+   * the reason of `signal` as soon as it aborts, whether the task is queued or running (stopping a
+   * running task is its runner's business; the task holds its place until it has finished). A
+   * start function that throws {@link RequeueTask} is queued again instead. `id`, when given,
+   * must not be one of a task queued or running (see `has`).
    */
   submit<R>(account: string, start: () => Promise<R>, signal?: AbortSignal, id?: string): Promise<R> {
     if (this.closed) return Promise.reject(new RuntimeClosedError('the runtime is shutting down and accepts no new tasks'));
@@ -92,7 +96,7 @@ export class Scheduler {
     }
     if (id !== undefined) this.ids.add(id);
     return new Promise<R>((resolve, reject) => {
-      const task: QueuedTask = { account, id, start, resolve: resolve as (value: unknown) => void, reject, signal, stopListening: undefined, node: null };
+      const task: QueuedTask = { account, id, start, resolve: resolve as (value: unknown) => void, reject, signal, stopListening: undefined, settled: false, node: null };
       this.enqueue(task, 'back');
       this.pump();
     });
@@ -117,7 +121,7 @@ export class Scheduler {
     for (const lane of this.lanes.values()) {
       if (lane.cooldownTimer !== null) clearTimeout(lane.cooldownTimer);
       lane.cooldownTimer = null;
-      for (const task of this.dequeueAll(lane)) this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task started'));
+      for (const task of this.dequeueAll(lane)) this.settleAndForget(task, false, new RuntimeClosedError('the runtime shut down before this task started'));
     }
     this.notifyIdle();
   }
@@ -164,7 +168,7 @@ export class Scheduler {
 
   private holdForCooldown(account: string, lane: AccountLane, remainingMs: number): void {
     if (this.options.onCooldown === 'fail') {
-      for (const task of this.dequeueAll(lane)) this.settle(task, false, new FloodCooldownError(account, remainingMs));
+      for (const task of this.dequeueAll(lane)) this.settleAndForget(task, false, new FloodCooldownError(account, remainingMs));
       this.notifyIdle();
       return;
     }
@@ -175,22 +179,20 @@ export class Scheduler {
     }, remainingMs);
   }
 
-  /** Puts a task in its account's queue, listening for its caller's abort while it waits there. */
+  /** Puts a task in its account's queue, listening for its caller's abort from now until it has finished. */
   private enqueue(task: QueuedTask, end: 'front' | 'back'): void {
-    if (task.signal !== undefined) task.stopListening = onAbort(task.signal, () => this.abortQueued(task));
+    if (task.signal !== undefined && task.stopListening === undefined) task.stopListening = onAbort(task.signal, () => this.aborted(task));
     const queue = this.lane(task.account).queue;
     task.node = end === 'front' ? queue.unshift(task) : queue.push(task);
     this.queued++;
     this.markReady(task.account);
   }
 
-  /** Takes a task out of its queue, whatever happens to it next, and stops listening for its abort. */
+  /** Takes a task out of its queue, whatever happens to it next. */
   private dequeue(lane: AccountLane, task: QueuedTask): QueuedTask {
     if (task.node !== null) lane.queue.remove(task.node);
     task.node = null;
     this.queued--;
-    task.stopListening?.();
-    task.stopListening = undefined;
     return task;
   }
 
@@ -222,11 +224,12 @@ export class Scheduler {
     lane.running--;
     this.running--;
     if (!ok && result instanceof RequeueTask) {
-      // Back before anything else of the account can start.
-      if (this.closed) this.settle(task, false, new RuntimeClosedError('the runtime shut down before this task could run again'));
+      // Back before anything else of the account can start, unless its caller has gone already.
+      if (this.closed) this.settleAndForget(task, false, new RuntimeClosedError('the runtime shut down before this task could run again'));
+      else if (task.settled) this.forget(task);
       else this.enqueue(task, 'front');
     } else {
-      this.settle(task, ok, result);
+      this.settleAndForget(task, ok, result);
     }
     if (lane.queue.length > 0) this.markReady(task.account);
     this.pump();
@@ -234,21 +237,40 @@ export class Scheduler {
   }
 
   private settle(task: QueuedTask, ok: boolean, result: unknown): void {
-    if (task.id !== undefined) this.ids.delete(task.id);
+    if (task.settled) return;
+    task.settled = true;
     if (ok) task.resolve(result);
     else task.reject(result);
   }
 
-  private abortQueued(task: QueuedTask): void {
+  /** The task has left the scheduler for good: its id is free, and its caller's abort no longer concerns it. */
+  private forget(task: QueuedTask): void {
+    if (task.id !== undefined) this.ids.delete(task.id);
+    task.stopListening?.();
+    task.stopListening = undefined;
+  }
+
+  private settleAndForget(task: QueuedTask, ok: boolean, result: unknown): void {
+    this.settle(task, ok, result);
+    this.forget(task);
+  }
+
+  /** A running task's caller gets its abort at once; a queued task leaves its queue too, never started. */
+  private aborted(task: QueuedTask): void {
+    // The signal's listeners have run: there is nothing left to stop listening to.
+    task.stopListening = undefined;
     const lane = this.lanes.get(task.account);
-    if (lane === undefined || task.node === null) return;
+    if (lane === undefined || task.node === null) {
+      this.settle(task, false, abortReason(task.signal as AbortSignal));
+      return;
+    }
     this.dequeue(lane, task);
     // Nothing is left to wake when the cooldown ends: a timer kept would hold the process open for it.
     if (lane.queue.length === 0 && lane.cooldownTimer !== null) {
       clearTimeout(lane.cooldownTimer);
       lane.cooldownTimer = null;
     }
-    this.settle(task, false, abortReason(task.signal as AbortSignal));
+    this.settleAndForget(task, false, abortReason(task.signal as AbortSignal));
     this.notifyIdle();
   }
 
