@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { parseConfig } from '../src/config/config.js';
+import { AccountPool } from '../src/runtime/account-pool.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import type { ClientRegistryAttackArgs, ClientRegistryAttackResult } from './fixtures/client-registry-attack.js';
 import { fixturePath } from './helpers/fixtures.js';
@@ -79,5 +81,41 @@ describe('tenants in config.yaml', () => {
     expect(() => parseConfig({ accounts: [{ phone: '+15550001111', api_id: 1, api_hash_env: 'H', session_env: 'S', tenant: 'a b' }] })).toThrow(
       /accounts\[0\]\.tenant.*1 to 64 letters, digits, dots, dashes or underscores/,
     );
+  });
+});
+
+describe('worker threads among tenants', () => {
+  const tenantsOf = (count: number): Map<string, string> => new Map(Array.from({ length: count }, (_, index) => [`+99966100${index}`, `t${index}`]));
+  const poolOf = (threads: number, tenants: number): AccountPool => new AccountPool({ threads, tasksPerWorker: 1, maxWorkerMemoryMb: 256, tenantOf: tenantsOf(tenants) });
+
+  it('number runtime.workers in all, shared out among the tenants', async () => {
+    const pool = poolOf(3, 2);
+    try {
+      expect(pool.threads).toBe(3);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('are one per core with runtime.workers 0, and at least one per tenant', async () => {
+    const tenants = availableParallelism() + 1;
+    const pool = poolOf(0, tenants);
+    try {
+      expect(pool.threads).toBe(tenants);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('refuse fewer runtime.workers than tenants, naming the setting', async () => {
+    expect(() => poolOf(2, 3)).toThrow(/runtime\.workers is 2, but the accounts belong to 3 tenants \(t0, t1, t2\).*at least 3/);
+    await expect(
+      startRuntime(
+        (config) => {
+          config.telegram.simulated.accounts = 3;
+        },
+        { tenants: { x: ['+9996610001'], y: ['+9996610002'], z: ['+9996610003'] } },
+      ),
+    ).rejects.toMatchObject({ name: 'ConfigError', source: 'runtime.workers' });
   });
 });

@@ -5,10 +5,15 @@ import { ChannelServer, type ServedTask } from '../channel/channel-server.js';
 import { CrashRecord } from '../channel/crash-record.js';
 import type { TaskPayload, WorkerPayload, WorkerReply } from '../channel/protocol.js';
 import { isLinkOffer } from '../channel/wire.js';
+import { ConfigError } from '../config/config.js';
 import { workerEntry } from '../module-paths.js';
 
 export interface AccountPoolOptions {
-  /** Worker threads, shared out among the tenants; 0 means one per core. */
+  /**
+   * Worker threads, shared out among the tenants, at least one each (no thread serves two
+   * tenants): fewer than there are tenants is refused. 0 means one per core, or one per tenant
+   * when there are more tenants than cores.
+   */
   threads: number;
   /** Tasks one worker runs at once: account tasks mostly wait on Telegram, so a worker can interleave several. */
   tasksPerWorker: number;
@@ -50,6 +55,17 @@ export interface WorkerDeath {
   reason: string | null;
   /** Tasks the worker held when it died. */
   residents: number;
+}
+
+/** The threads the tenants' pools have in all: `runtime.workers`, which must leave every tenant one. */
+function threadsFor(workers: number, tenants: readonly string[]): number {
+  if (workers === 0) return Math.max(availableParallelism(), tenants.length);
+  if (workers >= tenants.length) return workers;
+  const named = tenants.length > 5 ? `${tenants.slice(0, 5).join(', ')}, …` : tenants.join(', ');
+  throw new ConfigError(
+    `runtime.workers is ${workers}, but the accounts belong to ${tenants.length} tenants (${named}): no worker thread serves two tenants, so each needs one of its own; set runtime.workers to at least ${tenants.length}, or to 0 for one per CPU core (and at least one per tenant)`,
+    'runtime.workers',
+  );
 }
 
 /** Deaths remembered for the tasks that still have to read theirs: far more than die at once. */
@@ -94,15 +110,15 @@ export class AccountPool {
   private readonly deaths = new Map<number, WorkerDeath>();
 
   constructor(options: AccountPoolOptions) {
-    const total = options.threads > 0 ? options.threads : availableParallelism();
     this.tasksPerWorker = options.tasksPerWorker;
     this.maxWorkerMemoryMb = options.maxWorkerMemoryMb;
     this.tenantOf = options.tenantOf ?? new Map();
     const names = [...new Set(this.tenantOf.values())].sort();
     if (names.length === 0) names.push(DEFAULT_TENANT);
+    const total = threadsFor(options.threads, names);
     // Every tenant gets at least one thread, and the rest are shared out as evenly as they go.
-    const each = Math.max(1, Math.floor(total / names.length));
-    let spare = Math.max(0, total - each * names.length);
+    const each = Math.floor(total / names.length);
+    let spare = total - each * names.length;
     for (const name of names) {
       const threads = each + (spare > 0 ? 1 : 0);
       spare = Math.max(0, spare - 1);

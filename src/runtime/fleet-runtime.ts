@@ -254,19 +254,18 @@ export class FleetRuntime {
     const config = options.config ?? loadConfig().config;
     const logger = options.logger ?? createLogger({ level: config.logging.level });
     const fleet = await resolveAccounts(config);
-    let tenantOf: Map<string, string>;
+    let pool: AccountPool;
     try {
-      tenantOf = tenantsOf(fleet.accounts, config, options.tenants ?? {});
+      pool = new AccountPool({
+        threads: config.runtime.workers,
+        tasksPerWorker: config.runtime.tasksPerWorker,
+        maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
+        tenantOf: tenantsOf(fleet.accounts, config, options.tenants ?? {}),
+      });
     } catch (error) {
       await fleet.close();
       throw error;
     }
-    const pool = new AccountPool({
-      threads: config.runtime.workers,
-      tasksPerWorker: config.runtime.tasksPerWorker,
-      maxWorkerMemoryMb: config.runtime.maxWorkerMemoryMb,
-      tenantOf,
-    });
     try {
       await pool.ready();
     } catch (error) {
