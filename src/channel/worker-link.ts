@@ -16,7 +16,8 @@ interface PendingCall {
 /**
  * The worker end of a worker's link, shared by every task on the thread. Calls made in the same
  * turn of the event loop leave together in one message (sent from `setImmediate`, after the turn's
- * promise callbacks have run), and one listener dispatches every answer and abort.
+ * promise callbacks have run; sooner when nothing else awaits an answer), and one listener
+ * dispatches every answer and abort.
  */
 export class WorkerLink {
   private outgoing: unknown[] = [];
@@ -78,7 +79,12 @@ export class WorkerLink {
     this.outgoing.push(binding, id, code, a, b, c);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.send);
+    // With no other call awaiting an answer there is little to batch with (at low concurrency the
+    // message would only wait): it leaves once the promise callbacks queued before it have run,
+    // without waiting for the event loop to come round. With calls in flight, the calls of a turn
+    // wait for its end and leave together.
+    if (this.pending.size <= 1) queueMicrotask(this.send);
+    else setImmediate(this.send);
   }
 
   private flush(): void {

@@ -153,6 +153,16 @@ function capitalize(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
+/** Names are made by the hundred thousand for a big fleet: each capitalized once, not per peer. */
+const CAPITALIZED = new Map<string, string>([...ADJECTIVES, ...NOUNS].map((word) => [word, capitalize(word)]));
+
+function capitalized(word: string): string {
+  return CAPITALIZED.get(word) ?? capitalize(word);
+}
+
+/** A world-made username ends in its peer's index: `amber_falcon12`, `calm_otter_news3`. */
+const TRAILING_INDEX = /(\d+)$/;
+
 /** What a fleet's workload asks of the world: shared public peers, and contacts of each account's own. */
 export interface FleetDemand {
   accounts: number;
@@ -178,8 +188,6 @@ export class World {
   private readonly changePeriodMs: number;
   private readonly privateChannelFraction: number;
   private readonly deactivationFraction: number;
-  private readonly peersById = new Map<number, WorldPeer>();
-  private readonly peersByBase = new Map<string, WorldPeer>();
   private readonly accountsByPhone = new Map<string, WorldAccount>();
   private readonly accountsBySelfId = new Map<number, WorldAccount>();
 
@@ -205,10 +213,6 @@ export class World {
         userIds,
       }),
     );
-    for (const peer of [...this.users, ...this.channels]) {
-      this.peersById.set(peer.id, peer);
-      this.peersByBase.set(peer.baseUsername.toLowerCase(), peer);
-    }
   }
 
   private makeUser(random: Random, index: number, changeFraction: number): WorldUser {
@@ -218,8 +222,8 @@ export class World {
       kind: 'user',
       id: USER_ID_BASE + index * ID_STRIDE + randomInt(random, ID_STRIDE),
       baseUsername: `${adjective}_${noun}${index}`,
-      firstName: capitalize(noun),
-      lastName: capitalize(adjective),
+      firstName: capitalized(noun),
+      lastName: capitalized(adjective),
       usernameChanges: random() < changeFraction,
       changePhaseMs: randomInt(random, this.changePeriodMs),
     };
@@ -230,7 +234,7 @@ export class World {
     const noun = pick(random, NOUNS);
     const suffix = pick(random, shape.megagroup ? GROUP_SUFFIXES : CHANNEL_SUFFIXES);
     const id = CHANNEL_ID_BASE + index * ID_STRIDE + randomInt(random, ID_STRIDE);
-    const title = `${capitalize(adjective)} ${capitalize(noun)} ${capitalize(suffix)}`;
+    const title = `${capitalized(adjective)} ${capitalized(noun)} ${capitalize(suffix)}`;
     const posts: WorldPost[] = [];
     let date = this.startDate - randomInt(random, 3600);
     for (let postId = shape.postsPerChannel; postId >= 1; postId--) {
@@ -259,7 +263,7 @@ export class World {
   }
 
   peer(id: number): WorldPeer | undefined {
-    return this.peersById.get(id);
+    return peerAt(this.users, USER_ID_BASE, id) ?? peerAt(this.channels, CHANNEL_ID_BASE, id);
   }
 
   /** How many times the peer's username has changed by simulated time `atMs`. */
@@ -282,14 +286,27 @@ export class World {
   /** The peer that holds `username` at simulated time `atMs` (case-insensitive, like Telegram). */
   resolveUsername(username: string, atMs: number): WorldPeer | undefined {
     const lower = username.toLowerCase();
-    const direct = this.peersByBase.get(lower);
+    const direct = this.byBaseUsername(lower);
     if (direct !== undefined) return this.usernameEpoch(direct, atMs) === 0 ? direct : undefined;
     const rotated = ROTATED_SUFFIX.exec(lower);
     if (rotated === null) return undefined;
     const [, base, epochText] = rotated;
-    const peer = base === undefined ? undefined : this.peersByBase.get(base);
+    const peer = base === undefined ? undefined : this.byBaseUsername(base);
     if (peer === undefined || epochText !== String(this.usernameEpoch(peer, atMs))) return undefined;
     return peer;
+  }
+  /**
+   * The peer whose username at time zero is `lower`, found from the index its name ends in: no
+   * map of every name is built, so a world of a big fleet's hundreds of thousands of peers is
+   * made in the time its arrays take.
+   */
+  private byBaseUsername(lower: string): WorldPeer | undefined {
+    const index = TRAILING_INDEX.exec(lower)?.[1];
+    if (index === undefined) return undefined;
+    const user = this.users[Number(index)];
+    if (user?.baseUsername === lower) return user;
+    const channel = this.channels[Number(index)];
+    return channel?.baseUsername === lower ? channel : undefined;
   }
 
   /** The account's own user; any phone is an account, derived from the phone alone. */
@@ -335,6 +352,12 @@ export class World {
     const at = this.deactivatedAt(userId);
     return at !== undefined && atMs >= at;
   }
+}
+
+/** The peer of `peers` with this id: ids are laid out by index from `base`, `ID_STRIDE` apart. */
+function peerAt<T extends WorldPeer>(peers: readonly T[], base: number, id: number): T | undefined {
+  const peer = peers[Math.floor((id - base) / ID_STRIDE)];
+  return peer?.id === id ? peer : undefined;
 }
 
 export function createWorld(options: WorldOptions): World {
