@@ -1,29 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tgfleetCommand } from './helpers/cli.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'tgfleet-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `tgfleet` command as a shell user would, without a terminal. */
-function tgfleet(...args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+const tgfleet = tgfleetCommand();
 
 function configFile(name: string, text: string): string {
   const path = join(dir, name);

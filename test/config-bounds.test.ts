@@ -1,30 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseConfig } from '../src/config/config.js';
+import { tgfleetCommand } from './helpers/cli.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'tgfleet-bounds-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tgfleet(...args: string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
-}
+// In a folder of its own: no config.yaml there for `run` to fall back on.
+const tgfleet = tgfleetCommand({ cwd: dir });
 
 let files = 0;
 function configFile(text: string): string {

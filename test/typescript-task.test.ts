@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { TaskModuleError } from '../src/task-errors.js';
+import { type CliOutcome, ROOT as root, tgfleetCommand } from './helpers/cli.js';
 import { startRuntime } from './helpers/runtime.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 // Inside the repository, so that the tasks' `import … from 'tgfleet'` resolves to the built package, as in a host.
 mkdirSync(join(root, 'test', '.tmp'), { recursive: true });
 const dir = mkdtempSync(join(root, 'test', '.tmp', 'ts-task-'));
@@ -77,14 +75,11 @@ describe('a TypeScript task module on worker threads', () => {
 });
 
 describe('config check of a TypeScript task module', () => {
-  function configCheck(task: string): Promise<{ code: number; stderr: string }> {
+  const tgfleet = tgfleetCommand();
+  function configCheck(task: string): Promise<CliOutcome> {
     const file = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(file, `workload:\n  task: ${JSON.stringify(task)}\n`);
-    return new Promise((resolve) => {
-      execFile(process.execPath, [cli, 'config', 'check', file], { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr });
-      });
-    });
+    return tgfleet('config', 'check', file);
   }
 
   test('loads a good one and refuses the bad ones with the JavaScript messages', async () => {
@@ -100,5 +95,6 @@ describe('config check of a TypeScript task module', () => {
       expect(code, stderr).toBe(2);
       expect(stderr).toMatch(message);
     }
-  });
+    // Four `tgfleet` processes one after another, each loading the package and a task module.
+  }, 120_000);
 });
