@@ -5,7 +5,7 @@ import type { WorkerLink } from '../channel/worker-link.js';
 import { importTaskModule } from '../module-paths.js';
 import { createLogger, type Logger, type LogLevel } from '../telemetry/logger.js';
 import type { TaskContext, TaskFunction } from './task-context.js';
-import { clientForTask, releaseClient } from './telegram-clients.js';
+import { clientForTask, releaseClient, type TaskClient } from './telegram-clients.js';
 import { runInTask } from './task-scope.js';
 
 const loggers = new Map<string, Logger>();
@@ -38,6 +38,40 @@ async function loadTask(moduleUrl: string): Promise<TaskFunction> {
 }
 
 /**
+ * What a task's function receives. A class, so that every task shares its accessors: an object
+ * literal with getters makes two functions per task. `logger` and `signal` are made only when the
+ * task reads them; most tasks never do.
+ */
+class RunContext implements TaskContext {
+  readonly account: string;
+  readonly taskId: string;
+  readonly args: unknown;
+  /** Only what the logger needs is kept: the payload carries the account's credentials, which are no business of the task's. */
+  readonly #logLevel: string;
+  #logger: Logger | null = null;
+
+  constructor(
+    payload: TaskPayload,
+    readonly cache: ChannelClient,
+    readonly client: TaskClient,
+  ) {
+    this.account = payload.account.phone;
+    this.taskId = payload.taskId;
+    this.args = payload.args;
+    this.#logLevel = payload.logLevel;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= workerLogger(this.#logLevel).child({ account: this.account, taskId: this.taskId });
+    return this.#logger;
+  }
+
+  get signal(): AbortSignal {
+    return this.cache.signal;
+  }
+}
+
+/**
  * Runs one task in a worker thread. The outcome is plain data (a thrown error is serialized with
  * its Telegram fields) and leaves after every call the task made was answered, so every write
  * the task made is acknowledged by then: in Piscina's reply when it is plain data, else on the
@@ -57,22 +91,7 @@ async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<
     const taken = clientForTask(payload, channel);
     // An account's later tasks find its client connected: they take it without a turn of the event loop.
     const client = taken instanceof Promise ? await taken : taken;
-    let logger: Logger | undefined;
-    const context: TaskContext = {
-      account: payload.account.phone,
-      taskId: payload.taskId,
-      args: payload.args,
-      cache: channel,
-      client,
-      // Made when the task first logs: most tasks never do, and a child logger per task adds up.
-      get logger() {
-        logger ??= workerLogger(payload.logLevel).child({ account: payload.account.phone, taskId: payload.taskId });
-        return logger;
-      },
-      get signal() {
-        return channel.signal;
-      },
-    };
+    const context = new RunContext(payload, channel, client);
     return { ok: true, value: await channel.unlessRevoked(task(context)) };
   } catch (error) {
     return { ok: false, error: serializeError(error) };
