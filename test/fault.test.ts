@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { RemoteTaskError } from '../src/channel/remote-error.js';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { RuntimeClosedError, WorkerCrashedError } from '../src/task-errors.js';
@@ -101,23 +101,33 @@ describe('shutdown with tasks in flight', () => {
   });
 });
 
-/** Runs a compiled host script; resolves with its exit once it ends, or rejects if it is still alive after `timeoutMs`. */
-function runHost(args: string[], onReady?: (child: ChildProcess) => void, timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+/**
+ * Runs a compiled host script and resolves with its exit. Once it has printed "stopped" it has
+ * nothing left to do, so from then on it gets `drainMs` to end by itself before it is killed and the
+ * test fails; its start-up, as slow as a loaded machine makes it, is bounded by the test's timeout.
+ */
+function runHost(args: string[], onReady?: (child: ChildProcess) => void, drainMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fixturePath('runtime-lifecycle'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
     let stdout = '';
     let stderr = '';
+    let timer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       if (stdout.includes('ready\n')) onReady?.(child);
+      if (stdout.includes('stopped\n') && timer === undefined) {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the host process did not exit by itself within ${drainMs} ms of its runtime stopping: something keeps it alive\n${stderr}`));
+        }, drainMs);
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the host process did not exit by itself within ${timeoutMs} ms: something keeps it alive\n${stderr}`));
-    }, timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
