@@ -64,8 +64,8 @@ test('tgfleet dc serves another process that joins through its sessions file, an
 
   const afterRun = await status(started.status);
   expect(afterRun.counters.rpcCalls).toBeGreaterThanOrEqual(3);
-  expect(afterRun.accounts[a]).toEqual({ open: 1, duplicateAuthKeys: 0 });
-  expect(afterRun.accounts[b]).toEqual({ open: 0, duplicateAuthKeys: 0 });
+  expect(afterRun.accounts[a]).toEqual({ open: 1, duplicateAuthKeys: 0, doubleConnections: 0 });
+  expect(afterRun.accounts[b]).toEqual({ open: 0, duplicateAuthKeys: 0, doubleConnections: 0 });
   expect(afterRun.counters.duplicateAuthKeys).toBe(0);
 
   // A third process with a's session, while the runtime still holds a's connection: the data centre counts it against a.

@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TelegramCacheScope } from '../cache/telegram-cache.js';
 import type { SerializedError } from './remote-error.js';
+import type { ConnectionLease } from '../fleet/connection-lease.js';
 
 /** A structured-cloneable cache value. */
 export type CacheValue = unknown;
@@ -110,6 +111,8 @@ export interface TelegramSettings {
   clientIdleTimeoutMs: number;
   /** Connected clients a worker holds at most. */
   maxClients: number;
+  /** A fleet host's lease on its accounts, which live clients keep their connections within. */
+  lease?: ConnectionLease;
 }
 
 /** One task, as handed to a worker. */

@@ -152,7 +152,9 @@ export async function dcCommand(options: DcCommandOptions): Promise<number> {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
-    process.stderr.write(`tgfleet dc: ${signal}, stopping (${dc.counters.connections} connections, ${dc.counters.rpcCalls} calls, ${dc.counters.duplicateAuthKeys} AUTH_KEY_DUPLICATED)\n`);
+    process.stderr.write(
+      `tgfleet dc: ${signal}, stopping (${dc.counters.connections} connections, ${dc.counters.rpcCalls} calls, ${dc.counters.duplicateAuthKeys} AUTH_KEY_DUPLICATED, ${dc.counters.doubleConnections} double connections)\n`,
+    );
     return 0;
   } finally {
     await status.close();

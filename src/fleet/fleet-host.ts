@@ -4,6 +4,7 @@ import { serializeError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig, type FleetHostsConfig } from '../config/config.js';
 import { FleetRuntime } from '../runtime/fleet-runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
+import { LeaseBoard, pingDelaySeconds } from './connection-lease.js';
 import { PgConnectionLedger } from './connection-ledger.js';
 import { FencedConnections } from './fenced-connections.js';
 import { FleetQueue, type FetchedJob, type FleetOutcome } from './fleet-queue.js';
@@ -97,6 +98,8 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     readonly queue: FleetQueue,
     private readonly gate: FencedConnections,
     private readonly ledger: PgConnectionLedger,
+    /** Where the workers' live clients read the lease from; null on the simulated Telegram, whose connections `gate` fences. */
+    private readonly board: LeaseBoard | null,
     readonly logger: Logger,
   ) {
     super();
@@ -121,14 +124,25 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       ledger,
       options.onTelegramRequest,
     );
+    let board: LeaseBoard | null = null;
+    if (config.telegram.mode !== 'simulated') {
+      const delay = pingDelaySeconds(config.fleet.lockTimeoutMs, config.fleet.heartbeatIntervalMs);
+      if (delay < 1) {
+        await queue.close();
+        throw new Error(
+          `fleet.lock_timeout (${config.fleet.lockTimeoutMs / 1000} s) must be at least 1.5 × (1 s + heartbeat_interval (${config.fleet.heartbeatIntervalMs / 1000} s)) for hosts that dial Telegram: their ping_delay_disconnect counts whole seconds (docs/FLEET.md)`,
+        );
+      }
+      board = new LeaseBoard(config.fleet.shards, delay);
+    }
     let runtime: FleetRuntime;
     try {
-      runtime = await FleetRuntime.start({ config, logger, connectionGate: gate });
+      runtime = await FleetRuntime.start({ config, logger, connectionGate: gate, ...(board !== null && { connectionLease: board.lease }) });
     } catch (error) {
       await queue.close();
       throw error;
     }
-    host = new FleetHost(hostId, config, runtime, queue, gate, ledger, logger.child({ component: 'fleet', host: hostId }));
+    host = new FleetHost(hostId, config, runtime, queue, gate, ledger, board, logger.child({ component: 'fleet', host: hostId }));
     try {
       await host.join();
     } catch (error) {
@@ -173,6 +187,30 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     return held?.connectable === true && held.session === this.session && held.session.valid();
   }
 
+  /**
+   * How far ahead the lease must reach for the host to go on: the ping delay, on a Telegram its
+   * workers dial. The workers' clients stop at that point (src/fleet/connection-lease.ts), so the
+   * host stops with them, and a task whose connection was cut is run again, not completed failed.
+   */
+  private get leaseMarginMs(): number {
+    return this.board === null ? 0 : this.board.lease.pingDelaySeconds * 1000;
+  }
+
+  private leaseHolds(session: LockSession): boolean {
+    return session.valid(performance.now() + this.leaseMarginMs);
+  }
+
+  /** Tells the workers, per shard, until when they may use its accounts: the lease while the shard's connections are allowed, else 0. */
+  private publishLeases(): void {
+    if (this.board === null) return;
+    const session = this.session;
+    for (let shard = 0; shard < this.timings.shards; shard++) {
+      const held = this.held.get(shard);
+      const usable = session !== null && held?.connectable === true && held.session === session && session.valid();
+      this.board.publish(shard, usable ? wallTime(session.leaseUntil) : 0);
+    }
+  }
+
   private async join(): Promise<void> {
     const session = await LockSession.open(this.timings, this.queue.names, { hostId: this.hostId, hostname: hostname() });
     session.on('lost', (reason) => void this.fence(session, reason));
@@ -189,12 +227,20 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       const session = this.session;
       if (session === null || this.confirming) return;
       this.confirming = true;
-      void session.confirm().finally(() => (this.confirming = false));
+      void session
+        .confirm()
+        .then(() => this.publishLeases())
+        .finally(() => (this.confirming = false));
     });
     // The watchdog needs no database: it only compares the lease with the clock.
     every(Math.max(20, this.timings.heartbeatIntervalMs / 4), () => {
       const session = this.session;
-      if (session !== null && !session.valid()) session.lose(`the lock was not confirmed within lock_timeout (${this.timings.lockTimeoutMs} ms)`);
+      if (session !== null && !this.leaseHolds(session)) {
+        session.lose(
+          `the lock was not confirmed within lock_timeout (${this.timings.lockTimeoutMs} ms${this.leaseMarginMs > 0 ? `, less the ${this.leaseMarginMs} ms ping delay its connections need ahead` : ''})`,
+        );
+      }
+      this.publishLeases();
     });
     every(this.timings.rebalanceIntervalMs, () => {
       if (this.ticking !== null) return;
@@ -261,6 +307,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       if (this.held.get(shard) !== held || held.phase !== 'taking' || session.lost) return;
       held.phase = 'serving';
       held.connectable = true;
+      this.publishLeases();
       this.logger.info({ shard, from: previous, requeued }, 'serving shard');
       this.emit('shard:serving', shard);
       await this.consume(shard, held);
@@ -325,6 +372,11 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     } catch (error) {
       // Aborted: the shard is being given up, and the task runs again on its next owner.
       outcome = controller.signal.aborted ? null : { ok: false, error: serializeError(error) };
+      // A worker saw the lease lapse before this thread did: the host stops too, and the task runs again.
+      if ((error as Error).name === 'ConnectionFencedError') {
+        held.session.lose('a connection of this host reached the end of its lease');
+        outcome = null;
+      }
     } finally {
       held.runs.delete(job.id);
       this.inFlight--;
@@ -332,7 +384,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     }
     const stats = this.cacheStats.get(taskId) ?? { hits: 0, misses: 0 };
     this.cacheStats.delete(taskId);
-    if (outcome === null || this.held.get(shard) !== held || held.phase !== 'serving' || !held.session.valid()) return;
+    if (outcome === null || this.held.get(shard) !== held || held.phase !== 'serving' || !this.leaseHolds(held.session)) return;
     try {
       const applied = await this.queue.complete(shard, job, outcome, { lockPid: held.session.backendPid, hostId: this.hostId, cacheHits: stats.hits, cacheMisses: stats.misses });
       if (!applied) this.logger.warn({ shard, task: job.id, attempt: job.attempt }, 'completion refused: the shard or the task moved on');
@@ -356,9 +408,10 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       await held.consumer;
       while (held.runs.size > 0) await new Promise((resolve) => setImmediate(resolve));
       if (!held.session.lost) await this.queue.requeueActive(shard);
-      await this.disconnect(held, this.shardAccounts.get(shard) ?? []);
+      const disconnected = await this.disconnect(held, this.shardAccounts.get(shard) ?? []);
       if (!held.session.lost) {
-        await this.queue.db.query(`UPDATE ${this.queue.names.table('shard')} SET released = true WHERE shard = $1 AND host_id = $2`, [shard, this.hostId]);
+        // Accounts not seen disconnected within disconnect_timeout may still be connected: the next owner then waits out the grace.
+        if (disconnected) await this.queue.db.query(`UPDATE ${this.queue.names.table('shard')} SET released = true WHERE shard = $1 AND host_id = $2`, [shard, this.hostId]);
         await held.session.unlock(shard);
       }
       this.logger.info({ shard }, 'released shard');
@@ -370,12 +423,18 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     }
   }
 
-  private async disconnect(held: HeldShard, accounts: readonly string[]): Promise<void> {
+  /** Cuts the accounts off; true when the workers said they were disconnected within disconnect_timeout. */
+  private async disconnect(held: HeldShard, accounts: readonly string[]): Promise<boolean> {
     held.connectable = false;
+    this.publishLeases();
     this.gate.close(accounts);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.runtime.disconnectAccounts(accounts), new Promise((resolve) => (timer = setTimeout(resolve, this.timings.disconnectTimeoutMs)))]);
+    const done = await Promise.race([
+      this.runtime.disconnectAccounts(accounts).then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.timings.disconnectTimeoutMs))),
+    ]);
     clearTimeout(timer);
+    return done;
   }
 
   /**
@@ -397,6 +456,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
         this.droppedShards.add(shard);
       }
       this.wakeRoomWaiters();
+      this.publishLeases();
       this.gate.closeAll();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.runtime.disconnectAccounts(this.runtime.accounts), new Promise((resolve) => (timer = setTimeout(resolve, this.timings.disconnectTimeoutMs)))]);

@@ -14,6 +14,7 @@ import { AccountPool, DEFAULT_TENANT } from './account-pool.js';
 import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import type { ConnectionGate } from './connection-gate.js';
+import type { ConnectionLease } from '../fleet/connection-lease.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from '../module-paths.js';
 import { Reporter } from '../telemetry/reporter.js';
@@ -37,6 +38,8 @@ export interface FleetRuntimeOptions {
   entityCache?: boolean;
   /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
   connectionGate?: ConnectionGate;
+  /** The lease live clients keep their connections within (a fleet host's, see src/fleet/connection-lease.ts). */
+  connectionLease?: ConnectionLease;
   /**
    * Tenants by name, each with its accounts' phone numbers, over the `tenant` of config.yaml's
    * accounts: no worker ever serves two tenants (docs/ISOLATION.md). An account in neither belongs
@@ -194,6 +197,7 @@ export class FleetRuntime {
     logger: Logger,
     handleSignals: boolean,
     private readonly connectionGate: ConnectionGate | undefined,
+    connectionLease: ConnectionLease | undefined,
   ) {
     this.logger = logger;
     this.accountsByPhone = new Map(fleet.accounts.map((account) => [account.phone, account]));
@@ -228,6 +232,7 @@ export class FleetRuntime {
       negativeTtlMs: config.cache.negativeTtlMs,
       clientIdleTimeoutMs: config.runtime.clientIdleTimeoutMs,
       maxClients: config.runtime.maxClientsPerWorker,
+      ...(connectionLease && { lease: connectionLease }),
     };
     this.endpointServices = {
       singleFlight: this.singleFlight,
@@ -274,7 +279,7 @@ export class FleetRuntime {
       throw error;
     }
     logger.info({ workers: pool.threads, accounts: fleet.accounts.length, mode: config.telegram.mode, scope: config.cache.scope }, 'tgfleet runtime started');
-    const runtime = new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate);
+    const runtime = new FleetRuntime(config, pool, fleet, options.entityCache ?? true, logger, options.handleSignals ?? false, options.connectionGate, options.connectionLease);
     await runtime.registry.ready();
     return runtime;
   }

@@ -38,7 +38,7 @@ async function connect(payload: TaskPayload, cache: AccountCache, onBroken: () =
   const simulated = telegram.mode === 'simulated';
   const client = simulated
     ? await createSimulatedClient(portTransport(await cache.openTelegramConnection()))
-    : await connectLiveClient(account, { dcAddress: telegram.dcAddress, callTimeoutMs: telegram.callTimeoutMs, onBroken });
+    : await connectLiveClient(account, { dcAddress: telegram.dcAddress, callTimeoutMs: telegram.callTimeoutMs, onBroken, lease: telegram.lease });
   guardTaskCalls(client, { account: account.phone, callTimeoutMs: simulated ? telegram.callTimeoutMs : null });
   return client;
 }

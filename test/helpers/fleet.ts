@@ -1,9 +1,18 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { parseConfig, type FleetConfig } from '../../src/config/config.js';
 import { connectionUrl } from '../../src/config/postgres-url.js';
+import { FleetClient } from '../../src/fleet/fleet-client.js';
 import { readFleetStatus, type FleetStatus } from '../../src/fleet/fleet-status.js';
+import { shardOf } from '../../src/fleet/shard-map.js';
+import { createSimulator, simulatedPhones } from '../../src/runtime/accounts.js';
+import { writeSessionsFile } from '../../src/telegram/loopback/issued-sessions.js';
+import { LoopbackDc } from '../../src/telegram/loopback/loopback-dc.js';
+import type { FleetCallsArgs, FleetCallsResult } from '../fixtures/fleet-calls.js';
 import type { HostCommand, HostMessage } from '../fixtures/fleet-host.js';
 import { fixturePath } from './fixtures.js';
 
@@ -37,6 +46,12 @@ export const TEST_TIMINGS = {
   rebalance_interval: 0.2,
   poll_interval: 0.5,
 };
+
+/**
+ * For hosts that dial a data centre: their ping delay counts whole seconds and may take two thirds
+ * of lock_timeout less a heartbeat (src/fleet/connection-lease.ts), so lock_timeout is longer.
+ */
+export const DIALLING_TIMINGS = { ...TEST_TIMINGS, lock_timeout: 2.4, host_timeout: 3.5, takeover_grace: 3 };
 
 /** A fleet of its own for one test: a fresh schema (so parallel runs never meet), its raw config and the parsed one. */
 export interface TestFleet {
@@ -191,6 +206,110 @@ export class FleetTables {
 
   close(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+/**
+ * The start of every failover test: two hosts sharing the shards evenly, a producer, and, with
+ * `dataCentre`, a loopback data centre in this process that both hosts dial over TCP (so what it
+ * counts is what Telegram would see); without, each host runs the simulated Telegram inside.
+ */
+export class TwoHostFleet {
+  private constructor(
+    readonly fleet: TestFleet,
+    readonly tables: FleetTables,
+    readonly a: HostProcess,
+    readonly b: HostProcess,
+    readonly client: FleetClient,
+    readonly dc: LoopbackDc | undefined,
+    private readonly cleanup: () => Promise<void>,
+  ) {}
+
+  static async start(options: { accounts: number; shards: number; dataCentre?: boolean }): Promise<TwoHostFleet> {
+    const dir = mkdtempSync(join(tmpdir(), 'tgfleet-two-hosts-'));
+    const sessionsFile = join(dir, 'sessions.json');
+    const fleet = testFleet({
+      accounts: options.accounts,
+      shards: options.shards,
+      ...(options.dataCentre === true && {
+        telegram: { mode: 'loopback', loopback: { sessions_file: sessionsFile }, simulated: { accounts: options.accounts, latency_ms: 0, users: 200, channels: 40 } },
+        fleet: DIALLING_TIMINGS,
+      }),
+    });
+    let dc: LoopbackDc | undefined;
+    if (options.dataCentre === true) {
+      const simulator = createSimulator(fleet.config);
+      dc = await new LoopbackDc(simulator).start();
+      const world = simulator.world;
+      await writeSessionsFile(sessionsFile, {
+        ...dc.address,
+        world: { seed: world.seed, users: world.users.length, channels: world.channels.length, timeScale: simulator.clock.timeScale },
+        accounts: await dc.provision(simulatedPhones(options.accounts)),
+      });
+    }
+    const tables = new FleetTables(fleet);
+    const started: HostProcess[] = [];
+    const cleanup = async (): Promise<void> => {
+      for (const host of started) host.kill('SIGCONT');
+      await Promise.all(started.map((host) => host.stop()));
+      await tables.close();
+      await fleet.drop();
+      await dc?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      started.push(await HostProcess.start(fleet, 'host-a'));
+      started.push(await HostProcess.start(fleet, 'host-b'));
+      const half = options.shards / 2;
+      await untilStatus(fleet, (status) => status.unownedShards.length === 0 && status.hosts.every((host) => host.shards.length === half));
+      const client = await FleetClient.connect({ config: fleet.config });
+      return new TwoHostFleet(fleet, tables, started[0]!, started[1]!, client, dc, cleanup);
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+
+  get accounts(): string[] {
+    return simulatedPhones(this.fleet.config.telegram.simulated.accounts);
+  }
+
+  /** The accounts of the shards a host serves now, as the fleet's status shows them. */
+  async accountsOf(host: HostProcess): Promise<string[]> {
+    const status = await readFleetStatus(this.fleet.config);
+    const shards = new Set(status.hosts.find((row) => row.hostId === host.hostId)?.shards ?? []);
+    return this.accounts.filter((account) => shards.has(shardOf(account, this.fleet.config.fleet.shards)));
+  }
+
+  /** `rounds` tasks per account, submitted round by round, so each account's seq runs 0, 1, … */
+  submitRounds(rounds: number, args: Omit<FleetCallsArgs, 'seq'>): Promise<FleetCallsResult>[] {
+    const results: Promise<FleetCallsResult>[] = [];
+    for (let seq = 0; seq < rounds; seq++) {
+      for (const account of this.accounts) results.push(this.client.submit<FleetCallsResult, FleetCallsArgs>({ account, task: fixturePath('fleet-calls'), args: { ...args, seq } }));
+    }
+    return results;
+  }
+
+  /** Waits until the host has completed at least `count` tasks: it is mid-run, holding the rest. */
+  untilCompletedBy(host: HostProcess, count: number): Promise<number> {
+    return until(
+      () => this.tables.completedBy(host.hostId),
+      (completed) => completed >= count,
+    );
+  }
+
+  /** Waits until `host` alone serves every shard, with no move still waiting out its grace. */
+  untilAlone(host: HostProcess): Promise<FleetStatus> {
+    return untilStatus(
+      this.fleet,
+      (status) =>
+        status.hosts.length === 1 && status.hosts[0]?.hostId === host.hostId && status.hosts[0].shards.length === status.shards && status.lastMoves.every((move) => move.servingAfterMs !== null),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => undefined);
+    await this.cleanup();
   }
 }
 

@@ -28,10 +28,22 @@ export interface DcConnectionOptions {
    * connections). GramJS logs these and leaves the calls waiting.
    */
   onTransportError?: (code: number) => void;
+  /**
+   * Whether the connection may carry bytes now (a fleet host's lease on the account): it refuses
+   * to connect, and closes instead of writing, once this says no.
+   */
+  mayCarry?: () => boolean;
+  /** Each new connection, once up and before any message is written on it. */
+  onConnected?: (connection: { close(): void }) => void;
+}
+
+/** The connection's lease ran out: it writes nothing more. */
+export class ConnectionFencedError extends Error {
+  override readonly name = 'ConnectionFencedError';
 }
 
 /** A connection class bound to one client: GramJS builds a new instance for each reconnect. */
-export function dcConnection({ pacer, address, transport = ConnectionTCPFull, onTransportError }: DcConnectionOptions): typeof Connection {
+export function dcConnection({ pacer, address, transport = ConnectionTCPFull, onTransportError, mayCarry = () => true, onConnected }: DcConnectionOptions): typeof Connection {
   return class PacedConnection extends transport {
     constructor(params: ConnectionParams) {
       super(address === undefined ? params : { ...params, ip: address.host, port: address.port });
@@ -39,10 +51,21 @@ export function dcConnection({ pacer, address, transport = ConnectionTCPFull, on
 
     override async connect(): Promise<void> {
       await pacer.beforeAttempt();
+      if (!mayCarry()) throw new ConnectionFencedError('this process may not use the account now: it does not connect it');
       await super.connect();
       // GramJS leaves Nagle on: its small writes (a request, then an ack) would wait out the peer's delayed ACK, 40 ms a call.
       (this.socket as unknown as { client?: Socket }).client?.setNoDelay(true);
       pacer.connected();
+      onConnected?.({ close: () => void this.disconnect() });
+    }
+
+    // Every byte GramJS writes after the handshake goes through here: the fence's last word.
+    override async _send(data: Buffer): Promise<void> {
+      if (!mayCarry()) {
+        await this.disconnect();
+        throw new ConnectionFencedError('the lease on the account ran out: the connection is closed, not written to');
+      }
+      await super._send(data);
     }
 
     override async recv(): Promise<Buffer> {

@@ -7,8 +7,10 @@
 import { Logger, TelegramClient } from 'telegram';
 import { LogLevel } from 'telegram/extensions/Logger.js';
 import { StringSession } from 'telegram/sessions/index.js';
+import { AccountLease, type ConnectionLease } from '../../fleet/connection-lease.js';
 import { guardCalls, type CallGuard } from './call-guard.js';
-import { dcConnection, type DcAddress } from './dc-connection.js';
+import { ConnectionFencedError, dcConnection, type DcAddress } from './dc-connection.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { ReconnectPacer } from './reconnect-pacer.js';
 import { sessionFailure, SessionRevokedError, TelegramUnreachableError } from './session-errors.js';
 
@@ -26,6 +28,8 @@ export interface LiveClientOptions {
   callTimeoutMs: number;
   /** The client is unusable (revoked session, stalled connection): the caller forgets it. */
   onBroken(error: Error): void;
+  /** A fleet host's lease on its accounts: the connection stays within it (src/telegram/live/lease-keeper.ts). */
+  lease?: ConnectionLease | undefined;
 }
 
 /** Connection attempts per connect or reconnect before GramJS gives up on it. */
@@ -62,10 +66,19 @@ export async function connectLiveClient(account: LiveAccount, options: LiveClien
     rejectConnect = reject;
   });
   rejected.catch(() => undefined);
+  const keeper =
+    options.lease === undefined
+      ? undefined
+      : new LeaseKeeper(new AccountLease(options.lease, account.phone), () => {
+          const fenced = new ConnectionFencedError(`account ${account.phone}: this host's lease on it lapsed, so its connection is closed`);
+          rejectConnect(fenced);
+          hooks.guard?.fail(fenced);
+        });
   const client = new TelegramClient(session, account.apiId, account.apiHash, {
     connection: dcConnection({
       pacer: new ReconnectPacer(),
       address: options.dcAddress,
+      ...(keeper !== undefined && { mayCarry: keeper.mayCarry, onConnected: keeper.onConnected }),
       onTransportError: (code) => {
         if (code !== 404) return;
         hooks.revoked = new SessionRevokedError(account.phone, 'AUTH_KEY_UNKNOWN (transport error 404: the data centre does not know this auth key)');
@@ -80,6 +93,14 @@ export async function connectLiveClient(account: LiveAccount, options: LiveClien
     // The pacer spaces the attempts.
     retryDelay: 0,
   });
+  if (keeper !== undefined) {
+    keeper.attach(client);
+    const destroy = client.destroy.bind(client);
+    client.destroy = () => {
+      keeper.stop();
+      return destroy();
+    };
+  }
   const address = options.dcAddress === undefined ? `${session.serverAddress ?? 'the default data centre'}` : `${options.dcAddress.host}:${options.dcAddress.port}`;
   const giveUp = async (error: Error): Promise<never> => {
     await client.destroy().catch(() => undefined);

@@ -44,6 +44,8 @@ function zeroCounters(): DcCounters {
     gzippedRequests: 0,
     gzippedResults: 0,
     restarts: 0,
+    doubleConnections: 0,
+    pingDisconnects: 0,
   };
 }
 
@@ -73,6 +75,8 @@ export class LoopbackDc {
   private readonly connections = new Set<MtprotoConnection>();
   /** AUTH_KEY_DUPLICATED answers by account: the moments its key was in use on two connections at once. */
   private readonly duplicatesByAccount = new Map<string, number>();
+  /** Double connections by account (DcCounters.doubleConnections). */
+  private readonly doublesByAccount = new Map<string, number>();
   private readonly restartEveryMs: number;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Why a timed restart could not listen again (its port was taken meanwhile); the data centre then stays down. */
@@ -113,10 +117,12 @@ export class LoopbackDc {
     return count;
   }
 
-  /** Per account: its open connections now, and how often its key was answered AUTH_KEY_DUPLICATED. */
-  accountConnections(): Record<string, { open: number; duplicateAuthKeys: number }> {
-    const stats: Record<string, { open: number; duplicateAuthKeys: number }> = {};
-    for (const account of this.byAccount.keys()) stats[account] = { open: 0, duplicateAuthKeys: this.duplicatesByAccount.get(account) ?? 0 };
+  /** Per account: its open connections now, how often its key was answered AUTH_KEY_DUPLICATED, and its double connections. */
+  accountConnections(): Record<string, { open: number; duplicateAuthKeys: number; doubleConnections: number }> {
+    const stats: Record<string, { open: number; duplicateAuthKeys: number; doubleConnections: number }> = {};
+    for (const account of this.byAccount.keys()) {
+      stats[account] = { open: 0, duplicateAuthKeys: this.duplicatesByAccount.get(account) ?? 0, doubleConnections: this.doublesByAccount.get(account) ?? 0 };
+    }
     for (const connection of this.connections) {
       const entry = connection.account === undefined ? undefined : stats[connection.account];
       if (entry !== undefined) entry.open++;
@@ -213,6 +219,7 @@ export class LoopbackDc {
         return true;
       },
       claimKey: (connection, account, sessionId) => this.claimKey(connection, account, sessionId),
+      onBound: (connection, account, sessionId) => void this.countDouble(connection, account, sessionId),
       config: () => {
         const { host, port } = this.address;
         return dcConfig(host, port, Math.floor(Date.now() / 1000));
@@ -234,11 +241,22 @@ export class LoopbackDc {
    * read the new socket first; so a rival is only a duplicate if it is still open once the event
    * loop has gone round and delivered any close already on the wire.
    */
-  private async claimKey(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<boolean> {
-    if (!this.rival(connection, account, sessionId)) return true;
+  private async rivalStaysOpen(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<boolean> {
+    if (!this.rival(connection, account, sessionId)) return false;
     for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
-    if (!this.rival(connection, account, sessionId)) return true;
+    return this.rival(connection, account, sessionId);
+  }
+
+  private async claimKey(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<boolean> {
+    if (!(await this.rivalStaysOpen(connection, account, sessionId))) return true;
     this.duplicatesByAccount.set(account, (this.duplicatesByAccount.get(account) ?? 0) + 1);
     return false;
+  }
+
+  /** A connection bound while another client of its account is connected: the overlap a fleet's fence must prevent. */
+  private async countDouble(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<void> {
+    if (!(await this.rivalStaysOpen(connection, account, sessionId))) return;
+    this.counters.doubleConnections++;
+    this.doublesByAccount.set(account, (this.doublesByAccount.get(account) ?? 0) + 1);
   }
 }

@@ -58,6 +58,8 @@ export interface DcContext {
    * open connection uses the same key with another session at the same moment.
    */
   claimKey(connection: MtprotoConnection, account: string, sessionId: bigint): Promise<boolean>;
+  /** The connection's first message, with the account and session it is bound to from now on. */
+  onBound(connection: MtprotoConnection, account: string, sessionId: bigint): void;
   config(): Api.Config;
   answer(account: string, request: Buffer): Promise<TransportReply>;
   onClosed(connection: MtprotoConnection): void;
@@ -78,6 +80,10 @@ export interface DcCounters {
   gzippedResults: number;
   /** Restarts of the data centre (telegram.loopback.faults.restart_every, or a test's restart()). */
   restarts: number;
+  /** Connections that began while another connection of their account, with another session, was open: two clients of one account at once. */
+  doubleConnections: number;
+  /** Connections the server closed because no ping came within the last ping_delay_disconnect's delay. */
+  pingDisconnects: number;
 }
 
 interface Outgoing {
@@ -256,8 +262,10 @@ export class MtprotoConnection {
     const length = plain.readInt32LE(28);
     const body = plain.subarray(32, 32 + length);
     if (this.sessionId !== sessionId) {
+      const first = this.sessionId === 0n;
       this.sessionId = sessionId;
       this.seq = 0;
+      if (first) this.dc.onBound(this, owner.account, sessionId);
     }
     if (salt !== this.dc.salt) {
       this.dc.counters.badSalts++;
@@ -340,7 +348,10 @@ export class MtprotoConnection {
   /** ping_delay_disconnect: the server closes the connection if no ping comes within the delay. */
   private armDisconnect(seconds: number): void {
     clearTimeout(this.disconnectTimer);
-    this.disconnectTimer = setTimeout(() => this.drop(), seconds * 1000);
+    this.disconnectTimer = setTimeout(() => {
+      this.dc.counters.pingDisconnects++;
+      this.drop();
+    }, seconds * 1000);
     this.disconnectTimer.unref();
   }
 
