@@ -7,33 +7,45 @@
  * Part 2 runs a steady stream of tasks for 300 accounts while hosts start staggered, one is killed
  * (SIGKILL), another frozen (SIGSTOP) past host_timeout, and a fourth joins; it ends with one line.
  *
- * Telegram is the simulated one, inside each host, with a reply delay; double connections are
- * counted from the hosts' own connect/disconnect records (the connection-ledger seam). The hosts
- * share one cache store in PostgreSQL, so a moved account's cache follows it.
+ * In part 1, Telegram is the simulated one inside each host, with a reply delay. In part 2, it is
+ * one loopback data centre (`tgfleet dc`, its own process) that every host dials over TCP with
+ * MTProto; double connections are what that data centre counted (two sessions of one account
+ * connected at once), read from its status endpoint. The hosts share one cache store in
+ * PostgreSQL, so a moved account's cache follows it.
  *
- * BENCH_QUICK=1 runs it small (60 accounts, 8 shards): the figures are not for comparison, but
- * every part runs, which is what the smoke test checks.
+ * BENCH_QUICK=1 runs it small and fast (24 accounts, 4 shards, one throughput run per size, the
+ * tests' tighter fleet timings): the figures are not for comparison, but every part runs, which is
+ * what the smoke test (test/fleet-bench-smoke.test.ts) checks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parseConfig, type FleetConfig } from '../src/config/config.js';
-import { LedgerDoubleConnections } from '../src/fleet/connection-ledger.js';
 import { FleetClient } from '../src/fleet/fleet-client.js';
 import { connectionUrl } from '../src/config/postgres-url.js';
 import { fleetNames } from '../src/fleet/fleet-database.js';
 import { readFleetStatus, type FleetStatus } from '../src/fleet/fleet-status.js';
 import { createSimulator, simulatedPhones } from '../src/runtime/accounts.js';
+import type { DcStarted } from '../src/cli/dc-command.js';
+import type { DcStatus } from '../src/telegram/loopback/dc-status.js';
 import { quickFromEnv, repositoryRoot } from './bench-env.js';
 import { completedTwice, orderViolations } from './fleet-checks.js';
 import type { FleetBenchArgs, FleetBenchResult } from './fleet-task.js';
 
 const DATABASE_URL = process.env.TGFLEET_BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
 const QUICK = quickFromEnv();
-const ACCOUNTS = QUICK ? 60 : 300;
-const SHARDS = QUICK ? 8 : 32;
+const ACCOUNTS = QUICK ? 24 : 300;
+const SHARDS = QUICK ? 4 : 32;
+/** Tighter than the defaults, so the quick run's takeovers wait less (H < X, Y > X + D, G ≥ X + D, ping delay 1 s). */
+const QUICK_TIMINGS = { heartbeat_interval: 0.2, lock_timeout: 2.4, disconnect_timeout: 0.5, host_timeout: 3.5, takeover_grace: 3, rebalance_interval: 0.2 };
+const RUNS = QUICK ? 1 : 3;
+/** Tasks the producer submits every 100 ms in the failover run. */
+const SUBMIT_PER_TICK = QUICK ? 2 : 3;
+/** Completions the fleet makes in a new shape before the run goes on to the next step. */
+const SETTLE_COMPLETIONS = QUICK ? 40 : 300;
 /** Telegram's reply delay in real ms: latency_ms is in simulated ms, which run at time_scale. */
 const REPLY_MS = 50;
 const TIME_SCALE = 0.01;
@@ -55,15 +67,17 @@ interface Fleet {
   schema: string;
 }
 
-function makeFleet(label: string): Fleet {
+/** A fleet's config; with `sessionsFile`, its hosts dial the loopback data centre that wrote it. */
+function makeFleet(label: string, sessionsFile?: string): Fleet {
   const schema = `fleet_bench_${label}_${process.pid}`;
+  const simulated = { accounts: ACCOUNTS, latency_ms: REPLY_MS / TIME_SCALE, time_scale: TIME_SCALE, users: 400, channels: 40 };
   const raw = {
     logging: { level: 'error' },
     // A short write interval: a killed host loses at most that much of what its accounts learnt.
     cache: { scope: 'process', store: { driver: 'postgres', postgres: { url: DATABASE_URL, table: cacheTable(schema) }, write_interval: 0.2 } },
     runtime: { workers: 1, tasks_per_worker: MAX_IN_FLIGHT, shutdown_grace: 2 },
-    telegram: { mode: 'simulated', simulated: { accounts: ACCOUNTS, latency_ms: REPLY_MS / TIME_SCALE, time_scale: TIME_SCALE, users: 400, channels: 40 } },
-    fleet: { database_url: DATABASE_URL, schema, shards: SHARDS, max_in_flight: MAX_IN_FLIGHT, poll_interval: 1 },
+    telegram: sessionsFile === undefined ? { mode: 'simulated', simulated } : { mode: 'loopback', loopback: { sessions_file: sessionsFile }, simulated },
+    fleet: { database_url: DATABASE_URL, schema, shards: SHARDS, max_in_flight: MAX_IN_FLIGHT, poll_interval: 1, ...(QUICK && QUICK_TIMINGS) },
   };
   const file = join(dir, `${label}.yaml`);
   writeFileSync(file, JSON.stringify(raw));
@@ -90,6 +104,37 @@ class Host {
     this.signal('SIGCONT');
     this.signal('SIGTERM');
     await this.exited;
+  }
+}
+
+/** `tgfleet dc` in a process of its own, on the fleet's simulated world, until stopped. */
+class DataCentre {
+  private constructor(
+    readonly process: ChildProcess,
+    readonly started: DcStarted,
+  ) {}
+
+  static async start(fleet: Fleet, sessionsFile: string): Promise<DataCentre> {
+    const child = spawn(process.execPath, [cli, 'dc', '--config', fleet.file, '--sessions', sessionsFile, '--status-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // A benchmark that fails half-way leaves no data centre behind.
+    process.once('exit', () => child.kill('SIGKILL'));
+    const [line] = (await Promise.race([
+      once(child.stdout!, 'data'),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`tgfleet dc exited with code ${code} before it listened`);
+      }),
+    ])) as [Buffer];
+    return new DataCentre(child, JSON.parse(line.toString('utf8').split('\n')[0]!) as DcStarted);
+  }
+
+  async status(): Promise<DcStatus> {
+    return (await (await fetch(this.started.status)).json()) as DcStatus;
+  }
+
+  async stop(): Promise<void> {
+    if (this.process.exitCode !== null) return;
+    this.process.kill('SIGTERM');
+    await once(this.process, 'exit');
   }
 }
 
@@ -126,7 +171,7 @@ async function throughput(db: pg.Pool): Promise<number[]> {
   const hosts: Host[] = [];
   const medians: number[] = [];
   const accounts = simulatedPhones(ACCOUNTS);
-  const batch = QUICK ? 48 : 240;
+  const batch = QUICK ? 24 : 240;
   let seq = 0;
   const client = await FleetClient.connect({ config: fleet.config });
   try {
@@ -134,7 +179,7 @@ async function throughput(db: pg.Pool): Promise<number[]> {
       hosts.push(new Host(`scale-${size}`, fleet));
       await until(fleet, balanced(hosts.map((host) => host.id)));
       const rates: number[] = [];
-      for (let rep = 0; rep < 3; rep++) {
+      for (let rep = 0; rep < RUNS; rep++) {
         const started = now();
         await Promise.all(accounts.slice(0, batch).map((account) => client.submit<FleetBenchResult, FleetBenchArgs>({ account, task, args: { seq: seq++, peers: [], calls: 4 } })));
         rates.push(batch / ((now() - started) / 1000));
@@ -142,7 +187,7 @@ async function throughput(db: pg.Pool): Promise<number[]> {
       const { min, median, max } = stats(rates);
       medians.push(median);
       log(
-        `throughput, ${size} host${size > 1 ? 's' : ''}: ${median.toFixed(1)} tasks/s (min ${min.toFixed(1)}, max ${max.toFixed(1)}; ${batch} tasks of 4 calls × ${REPLY_MS} ms, ${MAX_IN_FLIGHT} in flight per host, 3 runs)`,
+        `throughput, ${size} host${size > 1 ? 's' : ''}: ${median.toFixed(1)} tasks/s (min ${min.toFixed(1)}, max ${max.toFixed(1)}; ${batch} tasks of 4 calls × ${REPLY_MS} ms, ${MAX_IN_FLIGHT} in flight per host, ${RUNS} run${RUNS > 1 ? 's' : ''})`,
       );
     }
   } finally {
@@ -156,7 +201,9 @@ async function throughput(db: pg.Pool): Promise<number[]> {
 
 /** Part 2: a steady stream of tasks through joins, a kill, a freeze and a late join. */
 async function failover(db: pg.Pool): Promise<string> {
-  const fleet = makeFleet('failover');
+  const sessionsFile = join(dir, 'dc-sessions.json');
+  const fleet = makeFleet('failover', sessionsFile);
+  const dc = await DataCentre.start(fleet, sessionsFile);
   const accounts = simulatedPhones(ACCOUNTS);
   const world = createSimulator(fleet.config).world;
   const stable = world.users.filter((user) => !user.usernameChanges && world.deactivatedAt(user.id) === undefined).map((user) => user.baseUsername);
@@ -171,7 +218,7 @@ async function failover(db: pg.Pool): Promise<string> {
     let next = 0;
     const perAccount = new Map<string, number>();
     while (producing) {
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < SUBMIT_PER_TICK; k++) {
         const index = next++ % ACCOUNTS;
         const account = accounts[index]!;
         const seq = perAccount.get(account) ?? 0;
@@ -192,9 +239,18 @@ async function failover(db: pg.Pool): Promise<string> {
   await step('h1 serves every shard', (status) => status.hosts.length === 1 && status.unownedShards.length === 0);
   start('h2');
   await step('h2 joined', balanced(['h1', 'h2']));
+  const names = fleetNames(fleet.schema);
+  /** Waits until the host has completed some tasks since `since`: it is serving in the new shape, mid-run. */
+  const busy = async (hostId: string, since: number): Promise<void> => {
+    const done = async (): Promise<number> =>
+      Number(
+        (await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${names.table('completion')} WHERE host_id = $1 AND completed_at >= to_timestamp($2 / 1000.0)`, [hostId, since])).rows[0]?.n ?? 0,
+      );
+    while ((await done()) < SETTLE_COMPLETIONS / 3) await sleep(200);
+  };
   start('h3');
   await step('h3 joined', balanced(['h1', 'h2', 'h3']));
-  await sleep(3000);
+  await busy('h1', now());
   hosts.get('h1')!.signal('SIGKILL');
   const killedAt = now();
   await step('h1 killed, its shards taken', balanced(['h2', 'h3']));
@@ -205,7 +261,7 @@ async function failover(db: pg.Pool): Promise<string> {
   const wokeAt = now();
   start('h4');
   await step('h2 woke and rejoined, h4 joined', balanced(['h2', 'h3', 'h4']));
-  await sleep(3000);
+  await busy('h4', now());
   producing = false;
   await producer;
 
@@ -219,13 +275,15 @@ async function failover(db: pg.Pool): Promise<string> {
       ),
     ),
   );
-  await Promise.race([all, sleep(60_000)]);
+  let deadline: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (deadline = setTimeout(resolve, 60_000)))]);
+  // Not left pending: it would hold the process a minute after the run.
+  clearTimeout(deadline);
   const done = ended.filter((value): value is FleetBenchResult => !(value instanceof Error));
   const errors = ended.filter((value): value is Error => value instanceof Error).map(String);
   await client.close();
   const final = await readFleetStatus(fleet.config);
 
-  const names = fleetNames(fleet.schema);
   const completions = (
     await db.query<{ task_id: string; host_id: string; account: string; cache_hits: number; cache_misses: number }>(
       `SELECT task_id, host_id, account, cache_hits, cache_misses FROM ${names.table('completion')} ORDER BY completed_at`,
@@ -240,7 +298,7 @@ async function failover(db: pg.Pool): Promise<string> {
         .filter((move) => move.from_host === host && move.locked_at.getTime() >= since && move.locked_at.getTime() < before)
         .map((move) => ((move.serving_at?.getTime() ?? now()) - since) / 1000),
     );
-  const doubles = await new LedgerDoubleConnections(db, names, new Map([['h1', killedAt]])).count();
+  const telegram = await dc.status();
 
   // The first task of an account on a host other than the one that ran its previous task.
   const lastHost = new Map<string, string>();
@@ -263,6 +321,7 @@ async function failover(db: pg.Pool): Promise<string> {
   const pct = (hits: number, lookups: number): string => (lookups === 0 ? 'n/a' : `${((100 * hits) / lookups).toFixed(0)}`);
 
   await Promise.all([...hosts.values()].map((host) => host.stop()));
+  await dc.stop();
   await dropFleet(db, fleet);
 
   log(`failover run: ${results.length} tasks over ${ACCOUNTS} accounts, ${SHARDS} shards; ${final.moves} moves; ${errors.length} rejected${errors[0] === undefined ? '' : ` (first: ${errors[0]})`}`);
@@ -271,10 +330,13 @@ async function failover(db: pg.Pool): Promise<string> {
   log(
     `hit rate: ${pct(steadyHits, steadyLookups)}% for an account's task on the host that ran its previous one, ${pct(movedHits, movedLookups)}% for its first task after a move (${movedLookups} lookups; the hosts share a PostgreSQL cache store)`,
   );
-  log(`double connections counted by: ${new LedgerDoubleConnections(db, names).source}`);
+  log(
+    `data centre: ${telegram.counters.connections} connections, ${telegram.counters.rpcCalls} calls, ${telegram.counters.pingDisconnects} closed for want of pings (ping_delay_disconnect), ` +
+      `${telegram.counters.duplicateAuthKeys} AUTH_KEY_DUPLICATED, ${telegram.counters.doubleConnections} double connections (two sessions of one account connected at once, as it counts them)`,
+  );
   return (
     `hosts ${hosts.size}, tasks ${results.length}, lost ${results.length - done.length}, completed twice ${completedTwice(completions.map((row) => ({ taskId: row.task_id }))).length}, ` +
-    `order violations ${orderViolations(done).length}, double connections ${doubles}, failover max ${failoverOf('h1', killedAt).toFixed(1)} s, hit rate after move ${pct(movedHits, movedLookups)}%`
+    `order violations ${orderViolations(done).length}, double connections ${telegram.counters.doubleConnections}, failover max ${failoverOf('h1', killedAt).toFixed(1)} s, hit rate after move ${pct(movedHits, movedLookups)}%`
   );
 }
 
