@@ -1,7 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { CacheStore, StoreWrite } from '../src/cache/store/cache-store.js';
 import { encodeValue } from '../src/cache/store/entry-codec.js';
 import { PostgresStore } from '../src/cache/store/postgres-store.js';
@@ -52,6 +52,18 @@ interface RunFigures {
   hitRate: number;
   /** CPU time of the whole process (every thread) per task, in ms: what the store costs whatever the machine's load. */
   cpuMsPerTask: number;
+  /** CPU time of the main thread alone per task, in ms (NaN where the system does not say): where lookups, write-behind and read-through run. */
+  mainCpuMsPerTask: number;
+}
+
+/** CPU time of the calling thread so far, in ms, from Linux's per-thread counters (in clock ticks of 10 ms); NaN elsewhere. */
+function threadCpuMs(): number {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** One run of a runtime started afresh: the workload's first `rounds` rounds. */
@@ -60,8 +72,10 @@ async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
   try {
     const workload = generateWorkload({ ...config.workload, tasksPerAccount: rounds }, runtime.accounts, simulatedUniverse(runtime.world!, config.workload, runtime.accounts));
     const cpu = process.cpuUsage();
+    const mainCpu = threadCpuMs();
     const result = await runWorkload(runtime, workload, { task: config.workload.task });
     const used = process.cpuUsage(cpu);
+    const mainUsed = threadCpuMs() - mainCpu;
     if (result.failed > 0) throw new Error(`${result.failed} tasks failed: ${JSON.stringify(result.errors)}`);
     return {
       resolves: runtime.simulator!.totalCalls('contacts.ResolveUsername'),
@@ -69,6 +83,7 @@ async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
       tasksPerSecond: result.tasksPerSecond,
       hitRate: result.hitRate,
       cpuMsPerTask: (used.user + used.system) / 1000 / result.tasks,
+      mainCpuMsPerTask: mainUsed / result.tasks,
     };
   } finally {
     await runtime.shutdown();
@@ -91,21 +106,22 @@ async function restartStorm(folder: string, store: boolean, rounds: number, self
 interface Throughput {
   without: RunFigures[];
   with: RunFigures[];
-  /** Tasks per second with the store over those without it, pair by pair. */
+  /** Tasks per second with the store over those without it, block by block. */
   ratios: number[];
 }
 
 /**
- * Pairs of runs, one without the store and one with it on a fresh file (its cost, writes behind
- * and misses read through, with no warm start to help it). The order alternates from pair to
- * pair, so a change in the machine's load falls on both variants alike, and each pair's ratio
- * compares runs made moments apart.
+ * Blocks of four runs, two without the store and two with it on a fresh file (its cost, writes
+ * behind and misses read through, with no warm start to help it), in the order without, with,
+ * with, without (the next block the other way round). A load that rises or falls steadily
+ * through a block then falls on both variants alike, and each block's ratio compares runs made
+ * moments apart.
  */
-async function throughput(folder: string, pairs: number, rounds: number): Promise<Throughput> {
+async function throughput(folder: string, blocks: number, rounds: number): Promise<Throughput> {
   const figures: Throughput = { without: [], with: [], ratios: [] };
-  for (let pair = 0; pair < pairs; pair++) {
-    const tps: Record<'with' | 'without', number> = { with: NaN, without: NaN };
-    for (const store of pair % 2 === 0 ? [false, true] : [true, false]) {
+  for (let block = 0; block < blocks; block++) {
+    const tps: Record<'with' | 'without', number> = { with: 0, without: 0 };
+    for (const store of block % 2 === 0 ? [false, true, true, false] : [true, false, false, true]) {
       const file = join(mkdtempSync(join(folder, 'tps-')), 'tgfleet-cache.sqlite');
       const result = await run(
         shipped((c) => {
@@ -115,20 +131,31 @@ async function throughput(folder: string, pairs: number, rounds: number): Promis
         rounds,
       );
       figures[store ? 'with' : 'without'].push(result);
-      tps[store ? 'with' : 'without'] = result.tasksPerSecond;
+      tps[store ? 'with' : 'without'] += result.tasksPerSecond;
     }
     figures.ratios.push(tps.with / tps.without);
   }
   return figures;
 }
 
-/** Runs `body` while `threads` threads spin, one per core by default: the same load for both variants, whatever else the machine runs. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill();
+  return exited;
+}
+
+/**
+ * Runs `body` while `threads` processes spin, one per core by default: the same load for both
+ * variants, whatever else the machine runs. They are processes, not threads of this one, so the
+ * CPU per task counts the runtime's own work only.
+ */
 async function underLoad<T>(threads: number, body: () => Promise<T>): Promise<T> {
-  const spinners = Array.from({ length: threads }, () => new Worker('for (;;) {}', { eval: true }));
+  const spinners = Array.from({ length: threads }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
   try {
     return await body();
   } finally {
-    await Promise.all(spinners.map((spinner) => spinner.terminate()));
+    await Promise.all(spinners.map(stop));
   }
 }
 
@@ -159,8 +186,8 @@ async function readLatency(store: CacheStore, repetitions: number, iterations: n
 export async function runStoreBench(options: { quick: boolean }): Promise<string> {
   const folder = mkdtempSync(join(tmpdir(), 'tgfleet-store-bench-'));
   const repetitions = 3;
-  /** Tasks per second vary most on a shared machine: more runs of each variant. */
-  const throughputPairs = options.quick ? 3 : 6;
+  /** Tasks per second vary most on a shared machine: more runs of each variant, so the median ratio is not one lucky block. */
+  const throughputBlocks = options.quick ? 2 : 6;
   const loadThreads = availableParallelism();
   const shippedRounds = shipped(() => {}).workload.tasksPerAccount;
   const rounds = options.quick ? Math.min(5, shippedRounds) : shippedRounds;
@@ -174,9 +201,9 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
     }
     log('tasks per second…');
     const loadBefore = loadavg()[0] ?? NaN;
-    const idle = await throughput(folder, throughputPairs, rounds);
-    log(`tasks per second, ${loadThreads} spinning threads beside…`);
-    const loaded = await underLoad(loadThreads, () => throughput(folder, throughputPairs, rounds));
+    const idle = await throughput(folder, throughputBlocks, rounds);
+    log(`tasks per second, ${loadThreads} spinning processes beside…`);
+    const loaded = await underLoad(loadThreads, () => throughput(folder, throughputBlocks, rounds));
     const loadAfter = loadavg()[0] ?? NaN;
     log('batched reads…');
     const drivers: [string, () => Promise<CacheStore>][] = [
@@ -206,12 +233,12 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
     const throughputRows = (
       [
         ['as the machine is', idle],
-        [`${loadThreads} spinning threads beside`, loaded],
+        [`${loadThreads} spinning processes beside`, loaded],
       ] as const
     ).flatMap(([load, figures]) => [
-      [load, 'no store', show(spread(figures.without.map((f) => f.tasksPerSecond))), show(spread(figures.without.map((f) => f.cpuMsPerTask)), 2)],
-      ['', 'SQLite store', show(spread(figures.with.map((f) => f.tasksPerSecond))), show(spread(figures.with.map((f) => f.cpuMsPerTask)), 2)],
-      ['', 'ratio, pair by pair', `${show(spread(figures.ratios.map((ratio) => ratio * 100))).replace(/ \/ /g, '% / ')}%`, ''],
+      [load, 'no store', ...cpuColumns(figures.without)],
+      ['', 'SQLite store', ...cpuColumns(figures.with)],
+      ['', 'ratio, block by block', `${show(spread(figures.ratios.map((ratio) => ratio * 100))).replace(/ \/ /g, '% / ')}%`, '', ''],
     ]);
     return [
       '## Durable cache store',
@@ -226,9 +253,9 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
         { markdown: true, alignRight: [1, 2, 3, 4] },
       ),
       '',
-      `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account) without the store and with it on a fresh file (no warm start to help it), in ${throughputPairs} pairs of runs whose order alternates, each run on a fresh runtime; min / median / max. The ratio is the store's tasks per second over the other run of its pair. CPU is that of the whole process, every thread, per task. Then the same with ${loadThreads} threads spinning beside the runs. Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores).`,
+      `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account) without the store and with it on a fresh file (no warm start to help it), in ${throughputBlocks} blocks of four runs (without, with, with, without; the next block the other way round), each run on a fresh runtime; min / median / max. The ratio is the store's tasks per second over the other variant's, summed over the two runs of each in a block. CPU is that of the whole process (every thread) and of its main thread alone, per task; CPU times are less at the mercy of the machine's load than tasks per second, and the main thread's shows what the store costs where lookups are answered. Then the same with ${loadThreads} processes spinning beside the runs. Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores).`,
       '',
-      formatTable(['load', 'variant', 'tasks/s', 'CPU ms per task'], throughputRows, { markdown: true }),
+      formatTable(['load', 'variant', 'tasks/s', 'CPU ms per task', 'main thread CPU ms per task'], throughputRows, { markdown: true }),
       '',
       `**Batched read latency.** One \`getMany\` of ${KEYS} peer records (and of one), in µs per call, min / median / max of ${repetitions} repetitions of ${options.quick ? 50 : 300} calls:`,
       '',
@@ -240,6 +267,10 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+function cpuColumns(runs: readonly RunFigures[]): string[] {
+  return [show(spread(runs.map((f) => f.tasksPerSecond))), show(spread(runs.map((f) => f.cpuMsPerTask)), 2), show(spread(runs.map((f) => f.mainCpuMsPerTask)), 2)];
 }
 
 async function dropTable(table: string): Promise<void> {
