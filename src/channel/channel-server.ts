@@ -195,6 +195,8 @@ export class ChannelServer {
   private later: unknown[] = [];
   private laterScheduled = false;
   private closed = false;
+  /** Probes the worker has answered: one that stays unanswered means its event loop is held. */
+  answeredProbes = 0;
 
   constructor(private readonly port: MessagePort) {
     port.on('message', (data: unknown) => this.receive(data));
@@ -218,6 +220,11 @@ export class ChannelServer {
 
   /** @internal */ sendRevoke(binding: number, reason: string): void {
     this.post([binding, REPLY.revoke, reason]);
+  }
+
+  /** Asks the worker to answer as soon as its event loop turns; the answer counts in `answeredProbes`. */
+  probe(): void {
+    this.post([0, REPLY.probe, null]);
   }
 
   /** Closes the link; the worker's tasks see their signals fire. */
@@ -278,6 +285,10 @@ export class ChannelServer {
       const binding = data[index] as number;
       const code = data[index + 2] as number;
       id = data[index + 1] as number;
+      if (code === CALL.alive) {
+        this.answeredProbes++;
+        continue;
+      }
       const task = this.tasks.get(binding);
       if (task === undefined) {
         if (code === CALL.cold) (data[index + 3] as MessagePort | undefined)?.close?.();

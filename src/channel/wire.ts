@@ -25,6 +25,8 @@ export const CALL = {
   write: HOT_METHODS.length + 2,
   /** The worker received the task's abort; no reply. A worker that never says so within the grace is not running its event loop. */
   abortSeen: HOT_METHODS.length + 3,
+  /** The worker's answer to a probe (binding 0); no reply. */
+  alive: HOT_METHODS.length + 4,
 } as const;
 
 /** Worker → main, per call: binding, call id, code, then up to three arguments. */
@@ -45,6 +47,12 @@ export const REPLY = {
   leaderFailed: 4,
   /** The task kept running past its abort grace: the first field is its binding, `value` the reason. Its calls are refused from now on. */
   revoke: 5,
+  /**
+   * Asks the worker to show its event loop turns (first field 0, no value): it answers with
+   * CALL.alive. A task that saw its abort may still block the loop later, so only a fresh answer
+   * says the worker is free for its other tasks.
+   */
+  probe: 6,
 } as const;
 
 /** Posted once by each worker thread on its parent port, handing the main thread its end of the link. */

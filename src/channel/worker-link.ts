@@ -128,6 +128,7 @@ export class WorkerLink {
     for (let index = 0; index + REPLY_STRIDE <= data.length; index += REPLY_STRIDE) {
       const status = data[index + 1] as number;
       if (status === REPLY.abort || status === REPLY.revoke) this.stopped(data[index] as number, status, data[index + 2] as string);
+      else if (status === REPLY.probe) this.notify(0, CALL.alive, undefined);
       else this.settle(data[index] as number, status, data[index + 2]);
     }
   }

@@ -270,6 +270,29 @@ export class AccountPool {
     void thread.terminate();
   }
 
+  /**
+   * Watches the worker of a task that was revoked after it had seen its abort, for as long as the
+   * task still runs there: the task may have blocked the worker's event loop only later (a loop
+   * that starts after an await). The worker is probed every `intervalMs`, and stopped like
+   * `replaceWorker` does when a probe goes unanswered that long.
+   */
+  watchRevoked(served: ServedTask, intervalMs: number, reason: string): void {
+    const threadId = served.threadId;
+    if (threadId === null) return;
+    const probe = (): void => {
+      const server = this.links.get(threadId);
+      if (server === undefined || this.residents.get(threadId)?.has(served) !== true) return;
+      const answered = server.answeredProbes;
+      server.probe();
+      setTimeout(() => {
+        if (this.links.get(threadId) !== server || this.residents.get(threadId)?.has(served) !== true) return;
+        if (server.answeredProbes === answered) this.replaceWorker(threadId, served.binding, reason);
+        else probe();
+      }, intervalMs).unref();
+    };
+    probe();
+  }
+
   /** How the worker `threadId` died, once it has; undefined while it lives. */
   death(threadId: number): WorkerDeath | undefined {
     return this.deaths.get(threadId);

@@ -102,7 +102,8 @@ interface AbortServices {
  * A running task as its caller's signal, its timeout and shutdown see it. An abort is cooperative
  * and bounded: a task still running runtime.abort_grace after its abort is given up on (`giveUp`
  * settles its caller and frees its account), revoked so it can no longer act as its account, and
- * its worker replaced when the task keeps that worker's event loop from even seeing the abort.
+ * its worker replaced when the task keeps that worker's event loop from even seeing the abort, or
+ * from answering a probe once revoked.
  * One object per task, with no timer or listener unless the task has a signal or a timeout.
  */
 class RunningTask {
@@ -146,8 +147,13 @@ class RunningTask {
     const { graceMs, pool } = this.services;
     const phone = this.endpoint.account;
     served.revoke(`${reason}, and it did not stop within ${graceMs} ms of its abort (runtime.abort_grace)`);
-    if (!served.abortSeen && served.threadId !== null) {
-      pool.replaceWorker(served.threadId, served.binding, `task ${taskId} of account ${phone} kept the worker's event loop busy for ${graceMs} ms after its abort, so the worker was stopped`);
+    if (served.threadId !== null) {
+      // Having seen the abort proves the loop turned then, not that the task lets it turn now.
+      if (served.abortSeen) {
+        pool.watchRevoked(served, graceMs, `task ${taskId} of account ${phone}, revoked, kept the worker's event loop from answering for ${graceMs} ms, so the worker was stopped`);
+      } else {
+        pool.replaceWorker(served.threadId, served.binding, `task ${taskId} of account ${phone} kept the worker's event loop busy for ${graceMs} ms after its abort, so the worker was stopped`);
+      }
     }
     this.giveUp(
       cause === 'shutdown'
