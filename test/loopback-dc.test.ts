@@ -1,6 +1,7 @@
 import { Api, helpers } from 'telegram';
 import { ConnectionTCPAbridged, ConnectionTCPFull, ConnectionTCPObfuscated, type Connection } from 'telegram/network/connection/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './helpers/fleet.js';
 import { ConnectionTCPIntermediate, startLoopback, type LoopbackSetup } from './helpers/loopback.js';
 
 const ALICE = '+15550000001';
@@ -47,6 +48,21 @@ describe('the loopback data centre, to a GramJS client over TCP', () => {
     const client = await setup.client(ALICE);
     const pong = (await client.invoke(new Api.Ping({ pingId: helpers.returnBigInt(424242) }))) as Api.Pong;
     expect(pong.pingId.toString()).toBe('424242');
+  });
+
+  it('closes a connection whose ping_delay_disconnect ran out with no new ping, as Telegram does, and counts it', async () => {
+    setup = await startLoopback();
+    const client = await setup.client(ALICE);
+    await client.getMe();
+    expect(setup.dc.openConnectionsOf(ALICE)).toBe(1);
+    await client._sender!.send(new Api.PingDelayDisconnect({ pingId: helpers.returnBigInt(7), disconnectDelay: 1 }));
+    await until(
+      async () => setup!.dc.counters.pingDisconnects,
+      (closed) => closed === 1,
+    );
+    // The client comes back on a new connection, which the old one's end does not count against.
+    await expect(client.getMe()).resolves.toBeInstanceOf(Api.User);
+    expect(setup.dc.counters.doubleConnections).toBe(0);
   });
 
   it('gzips a large result', async () => {

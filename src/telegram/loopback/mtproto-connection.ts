@@ -348,11 +348,22 @@ export class MtprotoConnection {
   /** ping_delay_disconnect: the server closes the connection if no ping comes within the delay. */
   private armDisconnect(seconds: number): void {
     clearTimeout(this.disconnectTimer);
-    this.disconnectTimer = setTimeout(() => {
+    this.disconnectTimer = setTimeout(() => this.pingOverdue(), seconds * 1000);
+    this.disconnectTimer.unref();
+  }
+
+  /**
+   * Timers run before the event loop reads sockets, so a data centre that fell behind could take a
+   * ping still unread in its buffer for a missing one: the drop waits one turn of reading first, and
+   * a ping read meanwhile has armed a new timer.
+   */
+  private pingOverdue(): void {
+    const overdue = this.disconnectTimer;
+    setImmediate(() => {
+      if (this.closed || this.disconnectTimer !== overdue) return;
       this.dc.counters.pingDisconnects++;
       this.drop();
-    }, seconds * 1000);
-    this.disconnectTimer.unref();
+    });
   }
 
   private async rpc(owner: AccountKey, msgId: bigint, request: Buffer): Promise<void> {
