@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { TelegramCallTimeoutError } from '../src/telegram/live/session-errors.js';
 import type { OutlivesRevocationArgs, RevokedCalls } from './fixtures/outlives-revocation.js';
-import { GO_CHANNEL, LOADING_CHANNEL } from './fixtures/load-channels.js';
 import type { SpinsArgs } from './fixtures/spins.js';
 import type { SpinsAfterAbortArgs } from './fixtures/spins-after-abort.js';
 import { fixturePath, runSlow as slow } from './helpers/fixtures.js';
@@ -127,38 +126,6 @@ describe('a task that blocks its worker only after it saw its abort', () => {
     expect((ran as PromiseFulfilledResult<{ threadId: number }>).value.threadId).not.toBe(sharedThread);
     expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(/revoked, kept the worker's event loop from answering for 200 ms/) } }]);
     await expect(runtime.run({ account: spinner, task: 'noop' })).resolves.toBeNull();
-  });
-});
-
-describe('a task aborted while its module loads', () => {
-  let runtime: FleetRuntime;
-  const takeAccount = accountPicker(() => runtime);
-
-  beforeAll(async () => {
-    runtime = await startRuntime((config) => {
-      config.runtime.workers = 1;
-      // Longer than the test: the task must end by itself, not by being given up on.
-      config.runtime.abortGraceMs = 60_000;
-    });
-  });
-  afterAll(() => runtime?.shutdown());
-
-  it('never starts: its caller gets the abort, not the result', async () => {
-    const [account, other] = [takeAccount(), takeAccount()];
-    const loading = firstMessage<string>(LOADING_CHANNEL);
-    const run = settled(runtime.run({ account, task: fixturePath('loads-until-go'), timeoutMs: 1 }));
-    await loading;
-    // Timers of one duration fire in the order they were set: the task's timeout has fired after this one.
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    // The abort and this task's cache answer travel on the worker's one link, in order: once the
-    // answer is back, the worker has seen the abort.
-    await expect(runtime.run({ account: other, task: fixturePath('cache-ops'), args: { read: ['any'] } })).resolves.toEqual([undefined]);
-
-    const go = new BroadcastChannel(GO_CHANNEL);
-    go.postMessage('go');
-    go.close();
-
-    expect(await run).toMatchObject({ status: 'rejected', reason: { name: 'AbortError', message: expect.stringMatching(/longer than its 1 ms timeout/) } });
   });
 });
 

@@ -46,11 +46,6 @@ export class ChannelClient implements AccountCache {
     return this.controller.signal;
   }
 
-  /** The runtime cancelled the task or the link went away; reading it makes no AbortController. */
-  get aborted(): boolean {
-    return this.abortReason !== null;
-  }
-
   get(key: string): Promise<CacheValue | undefined> {
     return this.track(CALL.get, key);
   }

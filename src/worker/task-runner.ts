@@ -91,8 +91,6 @@ async function outcomeOf(payload: TaskPayload, channel: ChannelClient): Promise<
     const taken = clientForTask(payload, channel);
     // An account's later tasks find its client connected: they take it without a turn of the event loop.
     const client = taken instanceof Promise ? await taken : taken;
-    // Aborted while its module or client loaded: the task never starts, so it cannot ignore the abort.
-    if (channel.aborted) throw channel.signal.reason;
     const context = new RunContext(payload, channel, client);
     return { ok: true, value: await channel.unlessRevoked(task(context)) };
   } catch (error) {
