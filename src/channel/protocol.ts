@@ -6,7 +6,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TelegramCacheScope } from '../cache/telegram-cache.js';
 import type { SerializedError } from './remote-error.js';
-import type { ConnectionLease } from '../fleet/connection-lease.js';
 
 /** A structured-cloneable cache value. */
 export type CacheValue = unknown;
@@ -93,6 +92,18 @@ export interface AccountCredentials {
   apiId?: number;
   apiHash?: string;
   session?: string;
+}
+
+/**
+ * A fleet host's lease on its accounts, as its workers read it (src/telegram/connection-lease.ts):
+ * structured-cloneable, the board shared rather than copied.
+ */
+export interface ConnectionLease {
+  /** Per shard, a BigInt64: wall ms until which the host may use the shard's accounts, 0 while it may not. */
+  board: SharedArrayBuffer;
+  shards: number;
+  /** The ping_delay_disconnect delay, whole seconds as Telegram counts it. */
+  pingDelaySeconds: number;
 }
 
 /** How the worker's Telegram clients are made and how entity lookups use the cache. */

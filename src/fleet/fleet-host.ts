@@ -4,7 +4,7 @@ import { serializeError } from '../channel/remote-error.js';
 import { loadConfig, type FleetConfig, type FleetHostsConfig } from '../config/config.js';
 import { FleetRuntime } from '../runtime/fleet-runtime.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
-import { LeaseBoard, pingDelaySeconds } from './connection-lease.js';
+import { LeaseBoard, pingDelaySeconds } from '../telegram/connection-lease.js';
 import { PgConnectionLedger } from './connection-ledger.js';
 import { FencedConnections } from './fenced-connections.js';
 import { FleetQueue, type FetchedJob, type FleetOutcome } from './fleet-queue.js';
@@ -189,7 +189,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
 
   /**
    * How far ahead the lease must reach for the host to go on: the ping delay, on a Telegram its
-   * workers dial. The workers' clients stop at that point (src/fleet/connection-lease.ts), so the
+   * workers dial. The workers' clients stop at that point (src/telegram/connection-lease.ts), so the
    * host stops with them, and a task whose connection was cut is run again, not completed failed.
    */
   private get leaseMarginMs(): number {
@@ -423,7 +423,11 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
     }
   }
 
-  /** Cuts the accounts off; true when the workers said they were disconnected within disconnect_timeout. */
+  /**
+   * Cuts the accounts off; true when they are known to be: on the simulated Telegram the relay in
+   * this thread closed them at once, and a worker's own connections count once the workers say so
+   * within disconnect_timeout.
+   */
   private async disconnect(held: HeldShard, accounts: readonly string[]): Promise<boolean> {
     held.connectable = false;
     this.publishLeases();
@@ -434,7 +438,7 @@ export class FleetHost extends EventEmitter<FleetHostEvents> {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.timings.disconnectTimeoutMs))),
     ]);
     clearTimeout(timer);
-    return done;
+    return done || this.board === null;
   }
 
   /**

@@ -3,15 +3,9 @@
  * of names, so every host and every producer computes the same answer without asking anyone.
  */
 
-/** FNV-1a, 32 bits: stable across processes and Node versions, unlike any built-in hash. */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
+import { fnv1a } from '../telegram/connection-lease.js';
+
+export { fnv1a };
 
 /** The shard of an account: fixed for the life of a fleet, since `fleet.shards` is. */
 export function shardOf(account: string, shards: number): number {

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { TelegramCacheRegistry } from '../cache/registry.js';
 import type { EvictionCounts } from '../cache/telegram-cache.js';
 import { ServedTask } from '../channel/channel-server.js';
-import type { AccountCredentials, TaskOutcome, TaskPayload, TelegramSettings } from '../channel/protocol.js';
+import type { AccountCredentials, ConnectionLease, TaskOutcome, TaskPayload, TelegramSettings } from '../channel/protocol.js';
 import { reviveError, serializeError } from '../channel/remote-error.js';
 import { RuntimeClosedError, WorkerCrashedError } from '../task-errors.js';
 import { ConfigError, loadConfig, type FleetConfig } from '../config/config.js';
@@ -14,7 +14,6 @@ import { AccountPool, DEFAULT_TENANT } from './account-pool.js';
 import { EvictionLedger } from './eviction-ledger.js';
 import { resolveAccounts, type FleetAccounts } from './accounts.js';
 import type { ConnectionGate } from './connection-gate.js';
-import type { ConnectionLease } from '../fleet/connection-lease.js';
 import { FloodControl, isAccountFloodWait } from './flood-control.js';
 import { resolveTaskModule } from '../module-paths.js';
 import { Reporter } from '../telemetry/reporter.js';
@@ -38,7 +37,7 @@ export interface FleetRuntimeOptions {
   entityCache?: boolean;
   /** Passes every simulated Telegram connection a worker opens, e.g. to fence it (see src/fleet/). */
   connectionGate?: ConnectionGate;
-  /** The lease live clients keep their connections within (a fleet host's, see src/fleet/connection-lease.ts). */
+  /** The lease live clients keep their connections within (a fleet host's, see src/telegram/connection-lease.ts). */
   connectionLease?: ConnectionLease;
   /**
    * Tenants by name, each with its accounts' phone numbers, over the `tenant` of config.yaml's

@@ -1,5 +1,5 @@
 /**
- * Keeps a live client's connection within its host's lease on the account (src/fleet/connection-lease.ts).
+ * Keeps a live client's connection within its host's lease on the account (src/telegram/connection-lease.ts).
  * The connection writes only while the lease reaches a ping delay ahead; every connection opens with
  * ping_delay_disconnect and repeats it three times per delay, so the server closes the connection
  * once the pings stop: by the lease's end at the latest, however the host stopped (fenced, frozen
@@ -7,7 +7,7 @@
  * host's connection open for most of a day: it is sent with the lease's delay instead.
  */
 import { Api, helpers, type TelegramClient } from 'telegram';
-import type { AccountLease } from '../../fleet/connection-lease.js';
+import type { AccountLease } from '../connection-lease.js';
 
 /** Sends per delay: a ping may come a third of the delay late before the server closes the connection. */
 const PINGS_PER_DELAY = 3;

@@ -7,7 +7,8 @@
 import { Logger, TelegramClient } from 'telegram';
 import { LogLevel } from 'telegram/extensions/Logger.js';
 import { StringSession } from 'telegram/sessions/index.js';
-import { AccountLease, type ConnectionLease } from '../../fleet/connection-lease.js';
+import type { ConnectionLease } from '../../channel/protocol.js';
+import { AccountLease } from '../connection-lease.js';
 import { guardCalls, type CallGuard } from './call-guard.js';
 import { ConnectionFencedError, dcConnection, type DcAddress } from './dc-connection.js';
 import { LeaseKeeper } from './lease-keeper.js';

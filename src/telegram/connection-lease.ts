@@ -1,5 +1,5 @@
 /*
- * The lease a fleet host holds on its accounts, as its worker threads see it. Clients that dial
+ * The lease a fleet host (src/fleet/) holds on its accounts, as its worker threads see it. Clients that dial
  * Telegram from a worker (live, or the loopback data centre) cannot ask the main thread before
  * every write, so the main thread publishes, per shard, the wall-clock moment until which the
  * host may use the shard's accounts, in memory every worker reads without a message.
@@ -10,15 +10,20 @@
  * makes the server close the connection by the end of the lease, even if the host then freezes
  * and never runs again. docs/FLEET.md relates the timings.
  */
-import { shardOf } from './shard-map.js';
+import type { ConnectionLease } from '../channel/protocol.js';
 
-/** What a worker's client needs to keep its connection within the lease (structured-cloneable). */
-export interface ConnectionLease {
-  /** Per shard, a BigInt64: wall ms until which the host may use the shard's accounts, 0 while it may not. */
-  board: SharedArrayBuffer;
-  shards: number;
-  /** The ping_delay_disconnect delay, whole seconds as Telegram counts it. */
-  pingDelaySeconds: number;
+/**
+ * FNV-1a, 32 bits: stable across processes and Node versions, unlike any built-in hash. The fleet's
+ * shards (src/fleet/shard-map.ts) and the lease board's slots are both this hash of the phone, so a
+ * worker finds its account's lease without being told the account's shard.
+ */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
 }
 
 /** Wall-clock ms from the monotonic clock: comparable across the threads (and processes) of one machine. */
@@ -65,7 +70,7 @@ export class AccountLease {
     readonly account: string,
   ) {
     this.until = new BigInt64Array(lease.board);
-    this.slot = shardOf(account, lease.shards);
+    this.slot = fnv1a(account) % lease.shards;
     this.pingDelayMs = lease.pingDelaySeconds * 1000;
   }
 
