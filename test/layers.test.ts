@@ -11,19 +11,8 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: ReadonlyArray<{ layer: number; modules: readonly string[]; why: string }> = [
   {
     layer: 0,
-    modules: [
-      'task-errors.ts',
-      'module-paths.ts',
-      'telemetry/logger.ts',
-      'config/postgres-url.ts',
-      'format/',
-      'types/',
-      'telegram/live/session-errors.ts',
-      'telegram/simulated/transport.ts',
-      'fleet/shard-map.ts',
-      'fleet/connection-lease.ts',
-    ],
-    why: 'leaves: errors, paths, logging, formatting, the Telegram transport seam, and the shard and lease a fleet host’s workers read, which every layer may use',
+    modules: ['task-errors.ts', 'module-paths.ts', 'telemetry/logger.ts', 'config/postgres-url.ts', 'format/', 'types/', 'telegram/live/session-errors.ts', 'telegram/simulated/transport.ts'],
+    why: 'leaves: errors, paths, logging, formatting, and the Telegram transport seam, which every layer may use',
   },
   { layer: 1, modules: ['cache/'], why: 'the entity cache and its durable stores know nothing of config files or threads' },
   { layer: 2, modules: ['config/'], why: 'the config schema uses the cache’s vocabulary (scopes, policies, store drivers)' },
