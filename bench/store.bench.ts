@@ -48,6 +48,8 @@ function shipped(edit: (config: FleetConfig) => void): FleetConfig {
 interface RunFigures {
   resolves: number;
   floodWaits: number;
+  /** Tasks that ended in a FLOOD_WAIT they could not wait out: only where the runtime's own resolve cap is off. */
+  floodFailures: number;
   tasksPerSecond: number;
   hitRate: number;
   /** CPU time of the whole process (every thread) per task, in ms: what the store costs whatever the machine's load. */
@@ -66,7 +68,11 @@ function threadCpuMs(): number {
   }
 }
 
-/** One run of a runtime started afresh: the workload's first `rounds` rounds. */
+/**
+ * One run of a runtime started afresh: the workload's first `rounds` rounds. Any failed task
+ * fails the benchmark, except a FLOOD_WAIT where the config turned the resolve cap off: that is
+ * what such a fleet meets, and it is counted.
+ */
 async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
   const runtime = await FleetRuntime.start({ config: { ...config, workload: { ...config.workload, tasksPerAccount: rounds } } });
   try {
@@ -76,8 +82,10 @@ async function run(config: FleetConfig, rounds: number): Promise<RunFigures> {
     const result = await runWorkload(runtime, workload, { task: config.workload.task });
     const used = process.cpuUsage(cpu);
     const mainUsed = threadCpuMs() - mainCpu;
-    if (result.failed > 0) throw new Error(`${result.failed} tasks failed: ${JSON.stringify(result.errors)}`);
+    const floodFailures = config.flood.resolvesPerMinute === 0 ? (result.errors['FloodWaitError'] ?? 0) : 0;
+    if (result.failed > floodFailures) throw new Error(`${result.failed} tasks failed: ${JSON.stringify(result.errors)}`);
     return {
+      floodFailures,
       resolves: runtime.simulator!.totalCalls('contacts.ResolveUsername'),
       floodWaits: result.floodWaits,
       tasksPerSecond: result.tasksPerSecond,
@@ -248,9 +256,9 @@ export async function runStoreBench(options: { quick: boolean }): Promise<string
       `**Restart storm.** The shipped workload (${rounds} tasks per account) runs to the end on a fresh runtime, which is then stopped; a second runtime runs the first round (each account's first task). Resolves and FLOOD_WAITs are the simulated Telegram's counts.`,
       '',
       formatTable(
-        ['variant', 'run 1 resolves', 'run 2 round 1 resolves', 'run 2 round 1 FLOOD_WAITs', 'run 2 round 1 hit rate'],
-        storm.map(([name, { first, second }]) => [name, first.resolves, second.resolves, second.floodWaits, `${(second.hitRate * 100).toFixed(1)}%`]),
-        { markdown: true, alignRight: [1, 2, 3, 4] },
+        ['variant', 'run 1 resolves', 'tasks failed on FLOOD_WAIT, both runs', 'run 2 round 1 resolves', 'run 2 round 1 FLOOD_WAITs', 'run 2 round 1 hit rate'],
+        storm.map(([name, { first, second }]) => [name, first.resolves, first.floodFailures + second.floodFailures, second.resolves, second.floodWaits, `${(second.hitRate * 100).toFixed(1)}%`]),
+        { markdown: true, alignRight: [1, 2, 3, 4, 5] },
       ),
       '',
       `**Throughput.** Tasks per second of the shipped workload (${rounds} tasks per account) without the store and with it on a fresh file (no warm start to help it), in ${throughputBlocks} blocks of four runs (without, with, with, without; the next block the other way round), each run on a fresh runtime; min / median / max. The ratio is the store's tasks per second over the other variant's, summed over the two runs of each in a block. CPU is that of the whole process (every thread) and of its main thread alone, per task; CPU times are less at the mercy of the machine's load than tasks per second, and the main thread's shows what the store costs where lookups are answered. Then the same with ${loadThreads} processes spinning beside the runs. Load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${availableParallelism()} cores).`,
