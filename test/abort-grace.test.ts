@@ -3,7 +3,6 @@ import type { FleetRuntime } from '../src/runtime/fleet-runtime.js';
 import { TelegramCallTimeoutError } from '../src/telegram/live/session-errors.js';
 import type { OutlivesRevocationArgs, RevokedCalls } from './fixtures/outlives-revocation.js';
 import type { SpinsArgs } from './fixtures/spins.js';
-import type { SpinsAfterAbortArgs } from './fixtures/spins-after-abort.js';
 import { fixturePath, runSlow as slow } from './helpers/fixtures.js';
 import { accountPicker, nextEvent, recordEvents, startRuntime } from './helpers/runtime.js';
 import { settled } from './helpers/settled.js';
@@ -77,14 +76,25 @@ describe('a CPU-bound task past its timeout', () => {
   });
   afterAll(() => runtime?.shutdown());
 
-  it('settles its caller, and another account’s task held on its worker runs again on a fresh one', async () => {
+  it.each([
+    {
+      when: 'from before its abort: its worker is stopped at the end of the grace',
+      fixture: 'spins',
+      stopped: /kept the worker's event loop busy/,
+    },
+    {
+      when: 'only after it saw its abort: its worker is stopped once a probe goes unanswered',
+      fixture: 'spins-after-abort',
+      stopped: /revoked, kept the worker's event loop from answering for 200 ms/,
+    },
+  ])('holding its worker $when; its caller settles, and another account’s task held there runs again on a fresh one', async ({ fixture, stopped }) => {
     const [spinner, bystander] = [takeAccount(), takeAccount()];
     const { threadId: sharedThread } = await slow(runtime, bystander);
     const retries = recordEvents(runtime.reporter, 'task:retry');
-    const announce = `spins-${spinner}`;
+    const announce = `${fixture}-${spinner}`;
     const spinning = firstMessage<string>(announce);
 
-    const spun = settled(runtime.run<never, SpinsArgs>({ account: spinner, task: fixturePath('spins'), args: { announce }, timeoutMs: 100 }));
+    const spun = settled(runtime.run<never, SpinsArgs>({ account: spinner, task: fixturePath(fixture), args: { announce }, timeoutMs: 100 }));
     await spinning;
     const held = settled(slow(runtime, bystander));
 
@@ -92,39 +102,7 @@ describe('a CPU-bound task past its timeout', () => {
     const ran = await held;
     expect(ran).toMatchObject({ status: 'fulfilled', value: { threadId: expect.any(Number) } });
     expect((ran as PromiseFulfilledResult<{ threadId: number }>).value.threadId).not.toBe(sharedThread);
-    expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(/kept the worker's event loop busy/) } }]);
-    await expect(runtime.run({ account: spinner, task: 'noop' })).resolves.toBeNull();
-  });
-});
-
-describe('a task that blocks its worker only after it saw its abort', () => {
-  let runtime: FleetRuntime;
-  const takeAccount = accountPicker(() => runtime);
-
-  beforeAll(async () => {
-    runtime = await startRuntime((config) => {
-      config.runtime.workers = 1;
-      config.runtime.abortGraceMs = 200;
-    });
-  });
-  afterAll(() => runtime?.shutdown());
-
-  it('has its worker stopped once a probe goes unanswered, and another account’s task held there runs again on a fresh one', async () => {
-    const [spinner, bystander] = [takeAccount(), takeAccount()];
-    const { threadId: sharedThread } = await slow(runtime, bystander);
-    const retries = recordEvents(runtime.reporter, 'task:retry');
-    const announce = `spins-after-abort-${spinner}`;
-    const spinning = firstMessage<string>(announce);
-
-    const spun = settled(runtime.run<never, SpinsAfterAbortArgs>({ account: spinner, task: fixturePath('spins-after-abort'), args: { announce }, timeoutMs: 100 }));
-    await spinning;
-    const held = settled(slow(runtime, bystander));
-
-    expect(await spun).toMatchObject({ status: 'rejected', reason: { name: 'AbortError', message: expect.stringMatching(/it was revoked/) } });
-    const ran = await held;
-    expect(ran).toMatchObject({ status: 'fulfilled', value: { threadId: expect.any(Number) } });
-    expect((ran as PromiseFulfilledResult<{ threadId: number }>).value.threadId).not.toBe(sharedThread);
-    expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(/revoked, kept the worker's event loop from answering for 200 ms/) } }]);
+    expect(retries).toMatchObject([{ account: bystander, error: { name: 'WorkerCrashedError', message: expect.stringMatching(stopped) } }]);
     await expect(runtime.run({ account: spinner, task: 'noop' })).resolves.toBeNull();
   });
 });
